@@ -1,0 +1,36 @@
+# Every target installs what it needs by itself: a virtualenv in .venv (Python packages) and
+# Azurite from npm in .venv/node. Re-running is cheap: the stamps skip work already done.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+AZURITE_VERSION := 3.37.0
+
+.PHONY: demo test bench install clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/node/.installed:
+	mkdir -p $(VENV)/node
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/node azurite@$(AZURITE_VERSION)
+	touch $@
+
+install: $(VENV)/.installed
+
+## The main job on the embedded local default.
+demo: $(VENV)/.installed
+	$(BIN)/launcher validate runspecs/*.yaml
+	$(BIN)/launcher lint runspecs/*.yaml
+
+## The whole test suite (unit, acceptance and the service tests against Azurite and the Batch test server).
+test: $(VENV)/.installed $(VENV)/node/.installed
+	PATH="$(abspath $(VENV)/node/node_modules/.bin):$$PATH" $(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .launcher .pytest_cache

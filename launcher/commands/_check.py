@@ -1,0 +1,46 @@
+"""What `validate` and `lint` share: resolve the roots and targets, check, render, exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from launcher.commands._options import add_component_roots, add_project
+
+
+def configure_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="runspec files (YAML)")
+    add_component_roots(parser)
+    add_project(parser)
+    parser.add_argument("--format", choices=("text", "json", "github"), default="text",
+                        help="text (default), json, or github (annotations + $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+
+
+def run_check(args: argparse.Namespace, *, do_lint: bool) -> tuple[object, int]:
+    from launcher.config import load_config
+    from launcher.report import check as report
+    from launcher.spec.api import check_files
+
+    cfg = load_config(project=args.project) if args.project else load_config()
+    result = check_files(args.files, component_roots=cfg.roots_with(args.component_roots), do_lint=do_lint,
+                         target_names=set(cfg.targets), command="lint" if do_lint else "validate")
+    return result, cfg
+
+
+def emit(result, args: argparse.Namespace) -> int:
+    from launcher.report import check as report
+
+    strict = args.strict
+    if args.format == "json":
+        sys.stdout.write(report.render_json(result, strict=strict))
+    elif args.format == "github":
+        from launcher.github import append_step_summary
+
+        sys.stdout.write(report.render_github(result, strict=strict))
+        append_step_summary(report.render_markdown(result, strict=strict,
+                                                   title="Runspec lint" if result.command == "lint"
+                                                   else "Runspec validation"))
+    else:
+        sys.stdout.write(report.render_text(result, strict=strict))
+    return result.exit_code(strict=strict)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+HELP = "write the runspec JSON schema and the component schemas generated from the component yaml files"
+DESCRIPTION = """\
+Print the runspec JSON schema, or with --out DIR write DIR/runspec.schema.json and
+DIR/components/<category>/<Name>.schema.json generated from every component on the roots
+(allowed keys, types from the defaults, descriptions from the yaml comments).
+
+Editors (yaml-language-server) use it with a first line such as:
+  # yaml-language-server: $schema=../schemas/runspec.schema.json
+"""
+
+
+def configure(parser) -> None:
+    from launcher.commands._options import add_component_roots, add_project
+
+    parser.add_argument("--out", metavar="DIR", help="write the schemas into DIR (e.g. schemas)")
+    add_component_roots(parser)
+    add_project(parser)
+
+
+def run(args) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from launcher.spec.schema import runspec_schema, write_schemas
+
+    if not args.out:
+        sys.stdout.write(json.dumps(runspec_schema(), indent=2) + "\n")
+        return 0
+    from launcher.config import load_config
+    from launcher.spec.components import ComponentCatalog
+
+    cfg = load_config(project=args.project) if args.project else load_config()
+    written = write_schemas(Path(args.out), ComponentCatalog(cfg.roots_with(args.component_roots)))
+    for p in written:
+        sys.stdout.write(f"wrote {p}\n")
+    return 0

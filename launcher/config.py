@@ -1,0 +1,256 @@
+"""Project configuration: the `[tool.launcher]` table of the nearest pyproject.toml.
+
+    [tool.launcher]
+    workspace = "ws1"                 # XT's workspace: run names are ws1/run41
+    component_roots = ["components"]  # the project's own components, searched before the built-ins
+    ledger = "jobs.md"
+    store = ".launcher"               # the local store folder (git-ignored)
+    run_command = "python run.py {runspec}"   # optional: the project's own entry point
+    code_extras = []                  # globs added to the code snapshot besides git-tracked files
+
+    [tool.launcher.targets.local]     # always exists, even when not written
+    backend = "local"
+    capacity = 8                      # slots on this machine (default: the CPU count)
+
+    [tool.launcher.targets.azb-cpu]
+    backend = "azure-batch"
+    ...                               # settings read by the Azure backend
+
+Every problem is reported with the line of pyproject.toml it is on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from launcher.diagnostics import ERROR, Diagnostic, LauncherError, did_you_mean
+
+BUILTIN_COMPONENTS = Path(__file__).resolve().parent / "components"
+BACKEND_NAMES = ("local", "azure-batch")
+_TOP_KEYS = ("workspace", "component_roots", "ledger", "store", "run_command", "code_extras", "targets")
+_LOCAL_KEYS = ("backend", "capacity", "description")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    backend: str
+    settings: dict
+    line: int = 0  # line of its table in pyproject.toml (0 = implicit)
+
+
+@dataclass
+class Config:
+    project_dir: Path
+    file: Path | None = None  # pyproject.toml, None when there is none
+    workspace: str = "ws1"
+    project_component_roots: list[Path] = field(default_factory=list)
+    ledger: str = "jobs.md"
+    store: str = ".launcher"
+    run_command: list[str] | None = None
+    code_extras: list[str] = field(default_factory=list)
+    targets: dict[str, Target] = field(default_factory=dict)
+
+    @property
+    def component_roots(self) -> list[Path]:
+        """The project's own roots, then the built-ins: a project's component overrides a built-in one of the
+        same name (so a project with its own rl_nexus components is checked against its own defaults)."""
+        return [*self.project_component_roots, BUILTIN_COMPONENTS]
+
+    def roots_with(self, extra: list[str] | list[Path]) -> list[Path]:
+        """`--component-root` options first (relative to the current folder), then the configured roots."""
+        out: list[Path] = []
+        for r in [*(Path(e).resolve() for e in extra), *self.component_roots]:
+            if r not in out:
+                out.append(r)
+        return out
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.project_dir / self.ledger
+
+    @property
+    def store_dir(self) -> Path:
+        return self.project_dir / self.store
+
+    def target(self, name: str) -> Target:
+        try:
+            return self.targets[name]
+        except KeyError:
+            hint = did_you_mean(name, self.targets) or (
+                f"define it as [tool.launcher.targets.{name}] in {self.file or 'pyproject.toml'}, "
+                f"or pick one of: {', '.join(sorted(self.targets))}")
+            raise LauncherError(f"compute target '{name}' is not defined in the project's config",
+                                hint=hint) from None
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest folder at or above start that holds a pyproject.toml."""
+    start = start.resolve()
+    for d in (start, *start.parents):
+        if (d / "pyproject.toml").is_file():
+            return d
+    return None
+
+
+def load_config(start: Path | str | None = None, *, project: Path | str | None = None) -> Config:
+    """Load and validate the config; LauncherError with file:line diagnostics when it is wrong."""
+    if project is not None:
+        project_dir = Path(project).resolve()
+        if not project_dir.is_dir():
+            raise LauncherError(f"project folder not found: {project}")
+    else:
+        project_dir = find_project(Path(start or Path.cwd())) or Path(start or Path.cwd()).resolve()
+    file = project_dir / "pyproject.toml"
+    if not file.is_file():
+        return _with_local(Config(project_dir=project_dir))
+    text = file.read_text(encoding="utf-8")
+    if "[tool.launcher" not in text:
+        return _with_local(Config(project_dir=project_dir, file=file))
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    display = os.path.relpath(file) if not os.path.relpath(file).startswith("..") else str(file)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+), column (\d+)", str(exc))
+        line, col = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        raise _config_error([Diagnostic("CF001", ERROR, f"invalid TOML: {exc}", display, line, col,
+                                        hint="fix the TOML syntax")])
+    table = doc.get("tool", {}).get("launcher", {})
+    lines = _KeyLines(text)
+    cfg = Config(project_dir=project_dir, file=file)
+    diags: list[Diagnostic] = []
+
+    def bad(key_path: tuple[str, ...], message: str, hint: str = "") -> None:
+        line = lines.find(key_path)
+        diags.append(Diagnostic("CF002", ERROR, message, display, line, 1 if line else 0, hint=hint,
+                                path="tool.launcher." + ".".join(key_path)))
+
+    if not isinstance(table, dict):
+        bad((), "[tool.launcher] must be a table")
+        raise _config_error(diags)
+    for key in table:
+        if key not in _TOP_KEYS:
+            bad((key,), f"unknown setting '{key}' in [tool.launcher]",
+                did_you_mean(key, _TOP_KEYS) or f"known settings: {', '.join(_TOP_KEYS)}")
+    ws = table.get("workspace", "ws1")
+    if not isinstance(ws, str) or not _NAME_RE.match(ws):
+        bad(("workspace",), f"workspace must be a short name of letters, digits, '-' or '_', not {ws!r}",
+            'for example workspace = "ws1"')
+    else:
+        cfg.workspace = ws
+    roots = table.get("component_roots", [])
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+        bad(("component_roots",), "component_roots must be a list of folder names",
+            'for example component_roots = ["components"]')
+    else:
+        for r in roots:
+            p = (project_dir / r).resolve()
+            if not p.is_dir():
+                bad(("component_roots",), f"component root '{r}' is not a folder",
+                    "create it or remove it from component_roots (paths are relative to pyproject.toml)")
+            cfg.project_component_roots.append(p)
+    for key in ("ledger", "store"):
+        value = table.get(key, getattr(cfg, key))
+        if not isinstance(value, str) or not value or os.path.isabs(value) or ".." in Path(value).parts:
+            bad((key,), f"{key} must be a path inside the project, not {value!r}")
+        else:
+            setattr(cfg, key, value)
+    run_command = table.get("run_command")
+    if run_command is not None:
+        if isinstance(run_command, str):
+            try:
+                run_command = shlex.split(run_command)
+            except ValueError as exc:
+                bad(("run_command",), f"run_command cannot be split into arguments: {exc}")
+                run_command = None
+        if run_command is not None and (not isinstance(run_command, list) or not run_command
+                                        or not all(isinstance(a, str) for a in run_command)):
+            bad(("run_command",), "run_command must be a command line or a list of arguments",
+                'for example run_command = "python run.py {runspec}"')
+        elif run_command is not None:
+            if not any("{runspec}" in a for a in run_command):
+                bad(("run_command",), "run_command must contain {runspec} where the runspec path goes",
+                    'for example run_command = "python run.py {runspec}"')
+            cfg.run_command = run_command
+    extras = table.get("code_extras", [])
+    if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
+        bad(("code_extras",), "code_extras must be a list of glob patterns")
+    else:
+        cfg.code_extras = extras
+    targets = table.get("targets", {})
+    if not isinstance(targets, dict):
+        bad(("targets",), "targets must be tables: [tool.launcher.targets.<name>]")
+        targets = {}
+    for name, settings in targets.items():
+        if not isinstance(settings, dict):
+            bad(("targets", name), f"target '{name}' must be a table [tool.launcher.targets.{name}]")
+            continue
+        if not _NAME_RE.match(name):
+            bad(("targets", name), f"target name {name!r} must be letters, digits, '-' or '_'")
+        backend = settings.get("backend", "local" if name == "local" else None)
+        if backend not in BACKEND_NAMES:
+            bad(("targets", name, "backend") if "backend" in settings else ("targets", name),
+                f"target '{name}': backend must be one of {', '.join(BACKEND_NAMES)}, not {backend!r}",
+                did_you_mean(str(backend), BACKEND_NAMES) or 'for example backend = "local"')
+            continue
+        if backend == "local":
+            for key in settings:
+                if key not in _LOCAL_KEYS:
+                    bad(("targets", name, key), f"target '{name}': unknown local setting '{key}'",
+                        did_you_mean(key, _LOCAL_KEYS) or f"local targets take: {', '.join(_LOCAL_KEYS)}")
+            cap = settings.get("capacity")
+            if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+                bad(("targets", name, "capacity"), f"target '{name}': capacity must be a whole number ≥ 1")
+        cfg.targets[name] = Target(name, backend, dict(settings), lines.find(("targets", name)))
+    if diags:
+        raise _config_error(diags)
+    return _with_local(cfg)
+
+
+def _with_local(cfg: Config) -> Config:
+    cfg.targets.setdefault("local", Target("local", "local", {"backend": "local"}))
+    return cfg
+
+
+def _config_error(diags: list[Diagnostic]) -> LauncherError:
+    first = diags[0]
+    return LauncherError(f"the project's config is invalid ({len(diags)} problem{'s' * (len(diags) > 1)})",
+                         hint=f"fix [tool.launcher] in {first.file}", diagnostics=diags)
+
+
+class _KeyLines:
+    """Line numbers of keys in the TOML text (tomllib keeps none), for diagnostics."""
+
+    _HEADER = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        for no, line in enumerate(text.splitlines(), 1):
+            m = self._HEADER.match(line)
+            if m:
+                table = tuple(p.strip().strip("\"'") for p in m.group(1).split("."))
+                self.lines.setdefault(table, no)
+                continue
+            m = self._KEY.match(line)
+            if m:
+                key = tuple(p.strip().strip("\"'") for p in m.group(1).split("."))
+                self.lines.setdefault(table + key, no)
+
+    def find(self, key_path: tuple[str, ...]) -> int:
+        full = ("tool", "launcher", *key_path)
+        while full:
+            if full in self.lines:
+                return self.lines[full]
+            full = full[:-1]
+        return 0

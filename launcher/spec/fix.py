@@ -1,0 +1,44 @@
+"""`launcher lint --fix`: apply safe fixes as in-place text edits, so comments and formatting survive."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def apply_fixes(result) -> list[tuple[str, int]]:
+    """Apply every file's fixes; returns (file, count) for the files changed. Atomic per file."""
+    changed = []
+    for f in result.files:
+        if not f.fixes:
+            continue
+        path = Path(f.file)
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines(keepends=True)
+        applied = 0
+        # bottom-up and right-to-left, so earlier positions stay valid; one fix per position
+        for fix in sorted({(x.line, x.col): x for x in f.fixes}.values(), key=lambda x: (x.line, x.col),
+                          reverse=True):
+            line = lines[fix.line - 1]
+            start = fix.col - 1
+            if line[start:start + len(fix.old)] != fix.old:
+                continue  # the file changed under us; leave it
+            lines[fix.line - 1] = line[:start] + fix.replacement + line[start + len(fix.old):]
+            applied += 1
+        if applied:
+            _atomic_write(path, "".join(lines))
+            changed.append((f.file, applied))
+    return changed
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

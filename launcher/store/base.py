@@ -1,0 +1,92 @@
+"""The store: job records, code snapshots, run status, metrics and mirrored results.
+
+One small interface, two implementations with the same key layout: a folder on disk (store/local.py, the
+embedded default) and an Azure Blob container (store/azure_blob.py). Keys are '/'-separated relative paths:
+
+    counters/jobs                 next job number (jobN)
+    counters/<workspace>-runs     next run number in a workspace (runN)
+    jobs/<job>/job.json           the job record; jobs/<job>/launched_job_spec.yaml; jobs/<job>/plan.json
+    code/<sha256>.zip             content-addressed code snapshots
+    runs/<run>/run.json           a run's record; console.txt, metrics.jsonl, mirrored/<path>
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class Store(ABC):
+    """Atomic, whole-object reads and writes; an atomic counter; listing by prefix."""
+
+    #: short human description, e.g. "folder .launcher" or "blob container https://…/jobs"
+    description: str = ""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Create or replace the object atomically: readers see the old or the new bytes, never a mix."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Every key that starts with prefix, sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object; no error when it does not exist."""
+
+    @abstractmethod
+    def next_number(self, counter: str) -> int:
+        """Atomically increment counters/<counter> and return the new value (1 for a new counter).
+
+        A number is never returned twice, also under concurrent callers in several processes."""
+
+    def next_numbers(self, counter: str, count: int) -> Sequence[int]:
+        """Allocate `count` numbers of counters/<counter> at once (e.g. the run names of one job).
+
+        This default calls next_number `count` times: every number is unique, but under concurrent callers
+        the block may have gaps. Implementations that can (LocalStore: one locked read-increment-write)
+        override it and return a contiguous range."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0, not {count}")
+        return [self.next_number(counter) for _ in range(count)]
+
+    # Conveniences built on the primitives; implementations may override them for speed.
+    def read_text(self, key: str) -> str | None:
+        data = self.read_bytes(key)
+        return None if data is None else data.decode("utf-8")
+
+    def write_text(self, key: str, text: str) -> None:
+        self.write_bytes(key, text.encode("utf-8"))
+
+    def read_json(self, key: str):
+        import json
+
+        text = self.read_text(key)
+        return None if text is None else json.loads(text)
+
+    def write_json(self, key: str, obj) -> None:
+        import json
+
+        self.write_text(key, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+    def put_file(self, key: str, path: Path) -> None:
+        self.write_bytes(key, Path(path).read_bytes())
+
+    def get_file(self, key: str, dest: Path) -> bool:
+        data = self.read_bytes(key)
+        if data is None:
+            return False
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+        return True

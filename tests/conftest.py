@@ -1,0 +1,46 @@
+"""Shared test helpers. Area fixtures live in tests/<area>/conftest.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+COMPAT = SHARED / "compat" / "rl_nexus"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def compat_dir() -> Path:
+    if not COMPAT.is_dir():
+        pytest.fail(f"the shared compat folder is missing beside the checkout: {COMPAT}")
+    return COMPAT
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `launcher ARGS...` in-process; returns (exit_code, stdout, stderr)."""
+    from launcher.cli import main
+
+    def _run(*args: str, cwd: Path | None = None):
+        old = Path.cwd()
+        if cwd:
+            os.chdir(cwd)
+        try:
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse usage errors
+                code = exc.code
+        finally:
+            os.chdir(old)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _run
