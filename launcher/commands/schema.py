@@ -15,6 +15,8 @@ def configure(parser) -> None:
     from launcher.commands._options import add_component_roots, add_project
 
     parser.add_argument("--out", metavar="DIR", help="write the schemas into DIR (e.g. schemas)")
+    parser.add_argument("--regenerate-validator", action="store_true",
+                        help="(developers) also regenerate launcher/spec/_schema_fast.py after changing the schema")
     add_component_roots(parser)
     add_project(parser)
 
@@ -34,6 +36,12 @@ def run(args) -> int:
 
     cfg = load_config(project=args.project) if args.project else load_config()
     written = write_schemas(Path(args.out), ComponentCatalog(cfg.roots_with(args.component_roots)))
+    if args.regenerate_validator:
+        from launcher.spec.schema import fast_validator_source
+
+        target = Path(__file__).resolve().parent.parent / "spec" / "_schema_fast.py"
+        target.write_text(fast_validator_source(), encoding="utf-8")
+        written.append(target)
     for p in written:
         sys.stdout.write(f"wrote {p}\n")
     return 0

@@ -146,12 +146,12 @@ class _Resolver:
             name = anchor_at.get(p + ("name",))
             body = item["name"]
             if name is None:
-                self.diag("RS202", ERROR, "a hyperparameter needs an anchor that names it", p + ("name",),
+                self.diag("RS202", ERROR, "a hyperparameter needs an anchor that names it", p + ("name",), key=True,
                           hint="write '- name: &lr' (the anchor is the hyperparameter's name)")
                 continue
             if not isinstance(body, dict):
                 self.diag("RS201", ERROR, f"hyperparameter '{name}' needs tuning values and a tuned_value",
-                          p + ("name",), hint="indent 'ordered_tuning_values: [...]' and 'tuned_value: x' under it")
+                          p + ("name",), key=True, hint="indent 'ordered_tuning_values: [...]' and 'tuned_value: x' under it")
                 continue
             kinds = [k for k in ("ordered_tuning_values", "unordered_tuning_values") if k in body]
             for k in body:
@@ -163,7 +163,7 @@ class _Resolver:
                               or "allowed: ordered_tuning_values or unordered_tuning_values, and tuned_value")
             if len(kinds) != 1:
                 self.diag("RS204", ERROR, f"hyperparameter '{name}' needs exactly one of ordered_tuning_values "
-                          "or unordered_tuning_values", p + ("name",),
+                          "or unordered_tuning_values", p + ("name",), key=True,
                           hint="use ordered_tuning_values when the values have a natural order")
                 continue
             values = body[kinds[0]]
@@ -172,7 +172,7 @@ class _Resolver:
                           "plain values", p + ("name", kinds[0]), hint="for example [1.0e-4, 2.5e-4, 1.0e-3]")
                 continue
             if "tuned_value" not in body:
-                self.diag("RS206", ERROR, f"hyperparameter '{name}' has no tuned_value", p + ("name",),
+                self.diag("RS206", ERROR, f"hyperparameter '{name}' has no tuned_value", p + ("name",), key=True,
                           hint="add 'tuned_value: <v>': the value used by runs that do not search")
                 continue
             self.res.hyperparameters.append(HyperParameter(name, values, kinds[0].startswith("ordered"),

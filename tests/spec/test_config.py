@@ -1,0 +1,72 @@
+"""The [tool.launcher] config: defaults, targets, and errors pointing at their line of pyproject.toml."""
+
+from __future__ import annotations
+
+import pytest
+
+from launcher.config import BUILTIN_COMPONENTS, load_config
+from launcher.diagnostics import LauncherError
+
+
+def write(tmp_path, body: str):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n' + body)
+    return tmp_path
+
+
+def test_defaults_without_a_table(tmp_path):
+    cfg = load_config(write(tmp_path, ""))
+    assert cfg.workspace == "ws1" and cfg.ledger == "jobs.md" and set(cfg.targets) == {"local"}
+    assert cfg.component_roots == [BUILTIN_COMPONENTS]
+
+
+def test_a_full_config(tmp_path):
+    (tmp_path / "components").mkdir()
+    cfg = load_config(write(tmp_path, '[tool.launcher]\nworkspace = "ws7"\ncomponent_roots = ["components"]\n'
+                                      'run_command = "python run.py {runspec}"\n\n'
+                                      '[tool.launcher.targets.azb-cpu]\nbackend = "azure-batch"\nvm_size = "S"\n'))
+    assert cfg.workspace == "ws7"
+    assert cfg.component_roots == [tmp_path / "components", BUILTIN_COMPONENTS]
+    assert cfg.run_command == ["python", "run.py", "{runspec}"]
+    assert cfg.targets["azb-cpu"].backend == "azure-batch" and cfg.targets["azb-cpu"].line == 9
+    assert "local" in cfg.targets
+
+
+def test_found_from_a_subfolder(tmp_path):
+    write(tmp_path, '[tool.launcher]\nworkspace = "ws3"\n')
+    (tmp_path / "runspecs").mkdir()
+    assert load_config(tmp_path / "runspecs").workspace == "ws3"
+
+
+@pytest.mark.parametrize("body,line,needle", [
+    ('[tool.launcher]\nworkspce = "ws1"\n', 5, "did you mean 'workspace'"),
+    ('[tool.launcher]\nworkspace = "my ws"\n', 5, "workspace"),
+    ('[tool.launcher]\ncomponent_roots = ["nope"]\n', 5, "not a folder"),
+    ('[tool.launcher]\nledger = "../jobs.md"\n', 5, "inside the project"),
+    ('[tool.launcher]\nrun_command = "python run.py"\n', 5, "{runspec}"),
+    ('[tool.launcher.targets.gpu]\nbackend = "slurm"\n', 5, "backend must be one of"),
+    ('[tool.launcher.targets.local]\ncapacty = 4\n', 5, "did you mean 'capacity'"),
+    ('[tool.launcher.targets.local]\ncapacity = 0\n', 5, "capacity"),
+    ('[tool.launcher\nx = 1\n', 4, "invalid TOML"),
+])
+def test_config_errors_point_at_their_line(tmp_path, body, line, needle):
+    with pytest.raises(LauncherError) as exc:
+        load_config(write(tmp_path, body))
+    d = exc.value.diagnostics[0]
+    assert d.line == line, d
+    assert needle in d.message + " " + d.hint
+    assert d.file.endswith("pyproject.toml")
+
+
+def test_unknown_target_suggests(tmp_path):
+    cfg = load_config(write(tmp_path, '[tool.launcher.targets.azb-cpu]\nbackend = "azure-batch"\n'))
+    with pytest.raises(LauncherError, match="azb-gpu") as exc:
+        cfg.target("azb-gpu")
+    assert "azb-cpu" in exc.value.hint
+
+
+def test_cli_reports_bad_config_without_traceback(tmp_path, run_cli):
+    write(tmp_path, '[tool.launcher]\nworkspce = "ws1"\n')
+    (tmp_path / "a.yaml").write_text("component: root/Root_Component\n")
+    code, out, err = run_cli("validate", "a.yaml", cwd=tmp_path)
+    assert code == 1 and "Traceback" not in err
+    assert "pyproject.toml:5:1: CF002 error: unknown setting 'workspce'" in err
