@@ -1,0 +1,304 @@
+"""`launcher ledger push|refresh|show`: the jobs.md ledger in the repository."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from launcher.commands._options import add_format, add_project
+
+HELP = "push rows to the jobs.md ledger, refresh job statuses in it, or show it"
+DESCRIPTION = """\
+The jobs.md ledger: one row per launched job, upserted by job number (see docs/ledger.md).
+
+  push     commit the ledger file alone and push it to the remote's default branch (or --branch), retrying
+           when someone else pushed first. With --row-json FILE (the row a launch wrote with
+           --ledger-row-out) it upserts those rows; without, it pushes the rows of your local jobs.md that
+           differ from your last commit (--all: every row). Your working tree and branches are not touched.
+  refresh  ask the job store for the status and best hpmax of every job whose row is not final yet
+           (queued, running, ...) and rewrite those cells; --push commits the result on the remote instead.
+  show     the ledger's rows (text or JSON).
+
+Examples:
+  launcher launch runspecs/x.yaml --ledger-row-out row.json && launcher ledger push --row-json row.json
+  launcher ledger refresh --push --format json
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="ledger_command", metavar="ACTION", parser_class=type(parser))
+    sub.required = True
+
+    push = sub.add_parser("push", help="commit and push ledger rows (retries on a push race, never forces)",
+                          description="Commit only the ledger file on top of the remote branch and push it.")
+    _common(push)
+    push.add_argument("--row-json", dest="row_json", action="append", default=[], metavar="FILE",
+                      help="a ledger row as JSON (an object or a list of them; '-' reads stdin); repeatable")
+    push.add_argument("--all", action="store_true",
+                      help="without --row-json: push every row of the local ledger, not only the changed ones")
+    _push_options(push)
+    push.set_defaults(_action=_run_push)
+
+    refresh = sub.add_parser("refresh", help="update status and best hpmax of unfinished jobs from the store",
+                             description="Rewrite the status and best hpmax cells of rows that are not final.")
+    _common(refresh)
+    refresh.add_argument("--store", default=None, metavar="DIR",
+                         help="read every job from this store folder (default: each row's target's store)")
+    refresh.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    refresh.add_argument("--push", action="store_true",
+                         help="refresh the ledger on the remote branch and push it, instead of the local file")
+    _push_options(refresh)
+    refresh.set_defaults(_action=_run_refresh)
+
+    show = sub.add_parser("show", help="print the ledger's rows", description="Print the ledger's rows.")
+    _common(show)
+    show.set_defaults(_action=_run_show)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ledger", default=None, metavar="FILE",
+                   help="the ledger file (default: [tool.launcher] ledger, i.e. jobs.md in the project)")
+    add_project(p)
+    add_format(p)
+
+
+def _push_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--remote", default="origin", help="git remote to push to (default: origin)")
+    p.add_argument("--branch", default=None,
+                   help="branch that holds the ledger (default: the remote's default branch)")
+    p.add_argument("--message", default=None, help="commit message (default: 'ledger: record job12 [skip ci]')")
+    p.add_argument("--retries", type=int, default=5, metavar="N",
+                   help="attempts after a rejected push (default: 5, with jittered backoff)")
+
+
+def run(args: argparse.Namespace) -> int:
+    return args._action(args)
+
+
+# -- shared -------------------------------------------------------------------------------------------------------
+def _context(args):
+    """(config, ledger path, repo-relative display name)."""
+    import os
+
+    from launcher.config import load_config
+
+    cfg = load_config(project=args.project)
+    path = Path(args.ledger).resolve() if args.ledger else cfg.ledger_path
+    try:
+        display = os.path.relpath(path)
+    except ValueError:
+        display = str(path)
+    return cfg, path, display
+
+
+def _emit(args, result, text: str) -> None:
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(text)
+
+
+def _retry_notice(args):
+    """A line on stderr per lost push race, only for a person at a terminal (CI logs get the final result)."""
+    if not sys.stderr.isatty():
+        return None
+    total = args.retries + 1
+
+    def notice(attempt: int, wait: float) -> None:
+        sys.stderr.write(f"ledger: someone pushed first; attempt {attempt}/{total} in {wait:.1f} s\n")
+
+    return notice
+
+
+def _push_text(res) -> str:
+    where = f"{res.remote}/{res.branch}:{res.ledger}"
+    if not res.changed:
+        return f"{where} already up to date ({', '.join(res.jobs) or 'no rows'}); nothing pushed\n"
+    tries = f" after {res.attempts} attempts" if res.attempts > 1 else ""
+    out = f"pushed {', '.join(res.jobs) or 'ledger'} to {where} as {res.commit[:12]}{tries}\n"
+    if res.checkout_updated:
+        out += "your checkout was fast-forwarded to it\n"
+    return out
+
+
+# -- push ---------------------------------------------------------------------------------------------------------
+def _read_rows(files: list[str]):
+    from launcher.diagnostics import LauncherError
+    from launcher.ledger import LedgerRow
+
+    rows = []
+    for name in files:
+        try:
+            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise LauncherError(f"cannot read row file {name}: {exc.strerror}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LauncherError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}",
+                                hint="the file must hold a ledger row object (launcher launch --ledger-row-out)") \
+                from None
+        for i, item in enumerate(data if isinstance(data, list) else [data]):
+            rows.append(LedgerRow.from_dict(item, source=name if not isinstance(data, list) else f"{name}[{i}]"))
+    return rows
+
+
+def _run_push(args) -> int:
+    from launcher import gitutil
+    from launcher import ledger as L
+
+    if args.retries < 0:
+        from launcher.diagnostics import UsageError
+
+        raise UsageError("--retries must be 0 or more")
+    cfg, path, display = _context(args)
+    root = gitutil.repo_root(cfg.project_dir)
+    rel = L._repo_relative(root, path)
+    if args.row_json:
+        rows = _read_rows(args.row_json)
+    else:
+        local = L.read_ledger(path, display=display)
+        rows = list(local.rows) if args.all else L.rows_changed_locally(root, rel, local)
+        if not rows:
+            res = L.PushResult(remote=args.remote, branch=args.branch or "", ledger=rel, jobs=[], changed=False,
+                               notes=[f"{display} has no rows that differ from your last commit (--all pushes all)"])
+            _emit(args, res, f"{display}: no changed rows to push (--all pushes every row)\n")
+            return 0
+    res = L.push_ledger(root, rel, rows, remote=args.remote, branch=args.branch, message=args.message,
+                        retries=args.retries, on_retry=_retry_notice(args))
+    _emit(args, res, _push_text(res))
+    return 0
+
+
+# -- refresh ------------------------------------------------------------------------------------------------------
+@dataclass
+class RefreshReport:
+    ledger: str
+    checked: list = field(default_factory=list)  # RowRefresh
+    written: bool = False
+    dry_run: bool = False
+    push: object = None  # PushResult
+
+    def to_dict(self) -> dict:
+        return {"ledger": self.ledger, "rows": [c.to_dict() for c in self.checked],
+                "changed": [c.job for c in self.checked if c.changed], "written": self.written,
+                "dry_run": self.dry_run, "push": self.push.to_dict() if self.push else None}
+
+    def text(self) -> str:
+        out = []
+        for c in self.checked:
+            if c.note:
+                out.append(f"{c.job}: {c.note}")
+            elif c.changed:
+                hp = f", best hpmax {c.best_hpmax[1]}" if c.best_hpmax[1] else ""
+                out.append(f"{c.job}: {c.status[0] or '-'} -> {c.status[1]}{hp}")
+            else:
+                out.append(f"{c.job}: {c.status[1]} (unchanged)")
+        changed = sum(1 for c in self.checked if c.changed)
+        tail = f"{len(self.checked)} unfinished row(s) checked, {changed} changed"
+        if self.dry_run:
+            tail += "; dry run, nothing written"
+        elif self.push is not None:
+            tail += "; " + _push_text(self.push).strip()
+        elif self.written:
+            tail += f"; wrote {self.ledger}"
+        return "\n".join(out + [tail]) + "\n"
+
+
+def _summary_source(args, cfg):
+    """row -> job summary, with one store per target (cached) and one summary per job (cached)."""
+    from launcher.diagnostics import LauncherError
+    from launcher.jobs.status import job_summary
+
+    stores: dict[str, object] = {}
+    summaries: dict[str, dict | None] = {}
+
+    def store_for(target: str):
+        if target not in stores:
+            if args.store:
+                from launcher.store import open_store
+
+                stores[target] = open_store(args.store, project_dir=cfg.project_dir)
+            else:
+                from launcher.backends import open_store
+
+                stores[target] = open_store(cfg.target(target or "local"), cfg)
+        return stores[target]
+
+    def summary(row):
+        if row.job not in summaries:
+            try:
+                summaries[row.job] = job_summary(store_for(row.target), row.job)
+            except LauncherError:
+                raise
+            except Exception as exc:  # a store we cannot read must not stop the other rows
+                raise LauncherError(f"cannot read its status: {exc}") from None
+        return summaries[row.job]
+
+    return summary
+
+
+def _run_refresh(args) -> int:
+    from launcher import ledger as L
+
+    cfg, path, display = _context(args)
+    summary = _summary_source(args, cfg)
+    report = RefreshReport(ledger=display, dry_run=args.dry_run)
+    if args.push and not args.dry_run:
+        from launcher import gitutil
+
+        root = gitutil.repo_root(cfg.project_dir)
+
+        def update(ledger):
+            new, report.checked = L.refresh_ledger(ledger, summary)
+            return new
+
+        report.push = L.push_ledger_update(root, L._repo_relative(root, path), update, jobs=[],
+                                           remote=args.remote, branch=args.branch,
+                                           message=args.message or L.default_message([], "refresh statuses of"),
+                                           retries=args.retries, on_retry=_retry_notice(args))
+        report.push.jobs = [c.job for c in report.checked if c.changed]
+        report.written = report.push.changed
+        _emit(args, report, report.text())
+        return 0
+    if args.dry_run:
+        _new, report.checked = L.refresh_ledger(L.read_ledger(path, display=display), summary)
+    else:
+        def update(ledger):
+            new, report.checked = L.refresh_ledger(ledger, summary)
+            return new
+
+        # the same lock as a local `launcher launch` that upserts its row meanwhile
+        _new, report.written = L.update_ledger_file(path, update, lock_dir=cfg.store_dir / "locks",
+                                                    display=display)
+    _emit(args, report, report.text())
+    return 0
+
+
+# -- show ---------------------------------------------------------------------------------------------------------
+@dataclass
+class ShowReport:
+    ledger: str
+    rows: list
+
+    def to_dict(self) -> dict:
+        return {"ledger": self.ledger, "rows": [r.to_dict() for r in self.rows]}
+
+
+def _run_show(args) -> int:
+    from launcher import ledger as L
+
+    _cfg, path, display = _context(args)
+    rows = list(L.read_ledger(path, display=display).rows)
+    report = ShowReport(ledger=display, rows=rows)
+    cols = ("job", "launched", "target", "runs", "status", "best_hpmax", "description")
+    table = [cols] + [tuple(getattr(r, c).replace("\n", " ") for c in cols) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(cols))]
+    text = "".join("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() + "\n" for line in table)
+    if not rows:
+        text = f"{display}: no jobs recorded yet\n"
+    _emit(args, report, text)
+    return 0

@@ -1,0 +1,235 @@
+"""The code snapshot of a launch: the files git tracks (plus configured extras) as a deterministic zip.
+
+Deterministic = same files, same bytes, same sha256: paths sorted, timestamps 1980-01-01, permissions 0644/0755,
+deflate level 6, no extra fields. The sha256 names the upload (`code/<sha256>.zip`), so relaunching unchanged code
+uploads nothing. Files that look like secrets are never packed, even when git tracks them: the launch stops and
+names them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import os
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from launcher import gitutil
+from launcher.diagnostics import LauncherError
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+COMPRESS_LEVEL = 6
+CODE_PREFIX = "code/"
+
+#: File-name patterns (matched against the base name, case-insensitively) that hold secrets often enough that
+#: we refuse to upload them. Checked for tracked files and extras alike.
+SECRET_NAME_PATTERNS = (
+    ".env", ".env.*", "*.env",
+    "*.pem", "*.key", "*.pfx", "*.p12", "*.jks", "*.keystore", "*.kdbx",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
+    "credentials*.json", "*.secret", "*.secrets", "secrets.json", "secrets.yaml", "secrets.yml", "secrets.toml",
+    ".netrc", "_netrc", ".pypirc", ".git-credentials", ".htpasswd",
+    "*.tfstate", "*.tfstate.backup", "*.publishsettings",
+)
+#: Templates that document which variables to set; they carry no values by convention.
+SECRET_NAME_EXCEPTIONS = (".env.example", ".env.sample", ".env.template", ".env.dist", "*.env.example")
+#: Folder names whose whole content is credentials (cloud CLIs' and ssh/gpg's homes).
+SECRET_DIRS = (".azure", ".aws", ".ssh", ".gnupg", ".gcloud", ".kube", ".docker")
+# A PEM private key inside a file of any name (a `deploy_key`, a key pasted into a config file).
+_PRIVATE_KEY_RE = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----\r?\n[A-Za-z0-9+/=]{32,}")
+
+#: Untracked paths that never make a tree dirty: the launcher's own store folder.
+IGNORED_UNTRACKED = (".launcher/",)
+
+
+@dataclass
+class Snapshot:
+    zip_bytes: bytes = field(repr=False)
+    sha256: str
+    file_count: int
+    byte_count: int  # total size of the packed files, uncompressed
+    commit: str  # HEAD's full sha ('' in a repository without commits)
+    dirty: bool
+    dirty_files: list[str]
+    files: list[str] = field(repr=False, default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # tracked entries that are not files (submodules, deleted)
+
+    @property
+    def key(self) -> str:
+        return f"{CODE_PREFIX}{self.sha256}.zip"
+
+    @property
+    def zip_size(self) -> int:
+        return len(self.zip_bytes)
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "sha256": self.sha256, "file_count": self.file_count, "byte_count": self.byte_count,
+                "zip_size": self.zip_size, "commit": self.commit, "dirty": self.dirty,
+                "dirty_files": list(self.dirty_files), "skipped": list(self.skipped)}
+
+
+def secret_reason(rel_path: str) -> str:
+    """Why rel_path looks like a secret by its name ('' when it does not)."""
+    parts = PurePosixPath(rel_path).parts
+    for part in parts[:-1]:
+        if part.lower() in SECRET_DIRS:
+            return f"it is inside a {part}/ folder"
+    name = parts[-1].lower() if parts else ""
+    if any(fnmatch.fnmatchcase(name, pat) for pat in SECRET_NAME_EXCEPTIONS):
+        return ""
+    for pat in SECRET_NAME_PATTERNS:
+        if fnmatch.fnmatchcase(name, pat):
+            return f"its name matches {pat}"
+    return ""
+
+
+def _tracked_entries(project_dir: Path) -> dict[str, str]:
+    """path (relative to project_dir) -> git mode ('100644', '100755', '120000', '160000') of every index entry."""
+    out = gitutil.git(["ls-files", "-z", "--stage", "--", "."], project_dir, text=False).stdout
+    entries: dict[str, str] = {}
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode = meta.split(b" ", 1)[0].decode()
+        entries[path.decode("utf-8", "surrogateescape")] = mode  # merge conflicts list a path per stage: keep one
+    return entries
+
+
+def _dirty_files(project_dir: Path) -> list[str]:
+    """Changed tracked files and untracked, non-ignored files under project_dir (as `git status` shows them)."""
+    out = gitutil.git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."],
+                      project_dir, text=False).stdout
+    # Porcelain paths are relative to the repository root; report them relative to project_dir.
+    prefix = gitutil.git_out(["rev-parse", "--show-prefix"], project_dir)
+    records = out.split(b"\0")
+    files: list[str] = []
+    i = 0
+    while i < len(records):
+        rec = records[i]
+        i += 1
+        if len(rec) < 4:
+            continue
+        xy, path = rec[:2].decode(), rec[3:].decode("utf-8", "surrogateescape")
+        if "R" in xy or "C" in xy:
+            i += 1  # -z puts the rename's source path in the next record
+        if prefix and path.startswith(prefix):
+            path = path[len(prefix):]
+        if xy == "??" and path.startswith(IGNORED_UNTRACKED):
+            continue
+        files.append(path)
+    return sorted(set(files))
+
+
+def _expand_extras(project_dir: Path, patterns: list[str]) -> list[str]:
+    found: set[str] = set()
+    root = project_dir.resolve()
+    for pattern in patterns:
+        if not pattern or PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
+            raise LauncherError(f"snapshot extra {pattern!r} must be a relative glob inside the project",
+                                hint="for example 'data/*.csv' or 'assets/**/*.bin'")
+        for p in project_dir.glob(pattern):
+            if p.is_file() and p.resolve().is_relative_to(root):
+                found.add(p.relative_to(project_dir).as_posix())
+    return sorted(found)
+
+
+def _zip_info(name: str, executable: bool) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.create_system = 3  # unix, so that external_attr carries the permission bits
+    info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ...] = (),
+                   allow_dirty: bool = False) -> Snapshot:
+    """Pack the tracked files of project_dir (content from the working tree) and the extras globs."""
+    project_dir = Path(project_dir)
+    gitutil.repo_root(project_dir)  # a clear error outside a repository
+    entries = _tracked_entries(project_dir)
+    dirty = _dirty_files(project_dir)
+    if dirty and not allow_dirty:
+        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        raise LauncherError(f"the working tree has uncommitted changes: {shown}",
+                            hint="commit (or git-ignore) them so the job runs code that a commit names, "
+                                 "or pass --allow-dirty to launch anyway (the job records the dirty files)")
+
+    files: dict[str, bool] = {}  # path -> executable
+    skipped: list[str] = []
+    secrets: list[str] = []
+    root = project_dir.resolve()
+    for path, mode in entries.items():
+        full = project_dir / path
+        if mode == "160000" or not full.is_file():  # submodule, deleted in the working tree, symlink to a folder
+            skipped.append(path)
+            continue
+        if mode == "120000":  # symlink to a file: pack the content, zip symlinks do not survive extraction
+            target = full.resolve()
+            # A link out of the project could pull the runner's credentials into the upload (a PR can add one).
+            if not target.is_relative_to(root):
+                secrets.append(f"{path} (a symlink that points outside the project)")
+                continue
+            if reason := secret_reason(target.relative_to(root).as_posix()):
+                secrets.append(f"{path} (it links to a file whose name looks secret: {reason})")
+                continue
+            files[path] = bool(full.stat().st_mode & stat.S_IXUSR)
+        else:
+            files[path] = mode == "100755"
+    for path in _expand_extras(project_dir, list(extras)):
+        if path not in files:
+            files[path] = bool((project_dir / path).stat().st_mode & stat.S_IXUSR)
+
+    secrets += [f"{p} ({reason})" for p in sorted(files) if (reason := secret_reason(p))]
+    contents: dict[str, bytes] = {}
+    for path in sorted(files):
+        data = (project_dir / path).read_bytes()
+        if _PRIVATE_KEY_RE.search(data):
+            secrets.append(f"{path} (it contains a private key)")
+        contents[path] = data
+    if secrets:
+        raise LauncherError("refusing to upload files that look like secrets: " + "; ".join(sorted(secrets)),
+                            hint="remove them from git (`git rm --cached FILE`, then add them to .gitignore) and "
+                                 "pass secrets as environment variables or a key vault; if a file holds no "
+                                 "secret, rename it (e.g. `.env.example`)")
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path in sorted(contents):
+            zf.writestr(_zip_info(path, files[path]), contents[path],
+                        compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
+    data = buf.getvalue()
+    return Snapshot(zip_bytes=data, sha256=hashlib.sha256(data).hexdigest(), file_count=len(contents),
+                    byte_count=sum(len(v) for v in contents.values()), commit=gitutil.head_commit(project_dir),
+                    dirty=bool(dirty), dirty_files=dirty, files=sorted(contents), skipped=sorted(skipped))
+
+
+def upload_snapshot(store, snapshot: Snapshot) -> tuple[str, int]:
+    """Put the zip at code/<sha256>.zip unless it is already there; returns (key, bytes uploaded)."""
+    key = snapshot.key
+    if store.exists(key):
+        return key, 0
+    store.write_bytes(key, snapshot.zip_bytes)
+    return key, snapshot.zip_size
+
+
+def extract_snapshot(zip_bytes: bytes, dest: str | Path) -> list[str]:
+    """Unpack a snapshot into dest (the agent's side), restoring the executable bit; returns the paths."""
+    dest = Path(dest)
+    root = dest.resolve()
+    names: list[str] = []
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+        for info in zf.infolist():
+            target = (dest / info.filename).resolve()
+            if not target.is_relative_to(root) or info.is_dir():  # never write outside dest
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(info))
+            if (info.external_attr >> 16) & 0o111:
+                os.chmod(target, 0o755)
+            names.append(info.filename)
+    return names

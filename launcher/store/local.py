@@ -1,0 +1,200 @@
+"""The embedded store: a folder on disk (default `.launcher/` in the project, git-ignored).
+
+Same key layout as the blob store (see store/base.py). Writes go to a temp file in the target's folder and are
+moved into place with os.replace, so a reader sees the old or the new object, never a mix. Counters are guarded
+by an exclusive flock on counters/<name>.lock: the counter file itself is replaced on every write, so a lock on
+it would protect nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from launcher.diagnostics import LauncherError
+from launcher.store.base import Store
+
+#: Temp files start with this; list() hides them and keys may not use it.
+TMP_PREFIX = ".tmp-"
+LOCK_SUFFIX = ".lock"
+#: Keys under these prefixes are flushed to disk before the rename (job records, counters, code): losing them in
+#: a power cut would hand out a number twice or orphan a job. Run files (console, metrics) are rewritten every
+#: few seconds while a run is live; an fsync each time would cost more than it saves.
+DURABLE_PREFIXES = ("counters/", "jobs/", "code/")
+_COUNTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+_umask: int | None = None
+
+
+def _file_mode() -> int:
+    # mkstemp creates 0600; objects should look like files written by open(): 0666 minus the umask.
+    global _umask
+    if _umask is None:
+        _umask = os.umask(0)
+        os.umask(_umask)
+    return 0o666 & ~_umask
+
+
+def validate_key(key: str, *, allow_empty: bool = False) -> str:
+    """A '/'-separated relative key, or ValueError. Keys never climb out of the store."""
+    if not isinstance(key, str):
+        raise ValueError(f"store key must be a string, not {type(key).__name__}")
+    if not key:
+        if allow_empty:
+            return key
+        raise ValueError("store key is empty")
+    if "\x00" in key or "\\" in key:
+        raise ValueError(f"store key {key!r} contains a NUL or a backslash")
+    if key.startswith("/") or re.match(r"^[A-Za-z]:", key):
+        raise ValueError(f"store key {key!r} is absolute; keys are relative paths like 'jobs/job1/job.json'")
+    parts = key.split("/")
+    if key.endswith("/") and allow_empty:  # a prefix such as 'runs/'
+        parts = parts[:-1]
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise ValueError(f"store key {key!r} has an empty, '.' or '..' segment")
+        if part.startswith(TMP_PREFIX):
+            raise ValueError(f"store key {key!r}: segments starting with {TMP_PREFIX!r} are reserved")
+    return key
+
+
+def validate_counter(name: str) -> str:
+    if not isinstance(name, str) or not _COUNTER_RE.match(name):
+        raise ValueError(f"counter name {name!r} must be letters, digits, '_', '.', '-' (e.g. 'jobs', 'ws1-runs')")
+    return name
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on folders; the data fsync already happened
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write path atomically: temp file in the same folder, optional fsync, os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX + path.name + ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if durable:
+        _fsync_dir(path.parent)
+
+
+class LocalStore(Store):
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.description = f"folder {self.root}"
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    def path(self, key: str) -> Path:
+        """The file that holds key (for callers that stream large files, e.g. the agent's console)."""
+        return self.root.joinpath(*validate_key(key).split("/"))
+
+    # -- primitives ---------------------------------------------------------------------------------------
+    def read_bytes(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        path = self.path(key)
+        if path.is_dir():
+            raise ValueError(f"store key {key!r} is a prefix of other keys, not an object")
+        atomic_write(path, bytes(data), durable=key.startswith(DURABLE_PREFIXES))
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def list(self, prefix: str) -> list[str]:
+        validate_key(prefix, allow_empty=True)
+        # Walk only the folder the prefix names, not the whole store: 'runs/run5' walks runs/.
+        folder_key = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self.root.joinpath(*[p for p in folder_key.split("/") if p])
+        keys: list[str] = []
+        if not start.is_dir():
+            return keys
+        for dirpath, dirnames, filenames in os.walk(start):
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            base = "" if rel == "." else rel + "/"
+            dirnames[:] = [d for d in dirnames if not d.startswith(TMP_PREFIX)]
+            for name in filenames:
+                if name.startswith(TMP_PREFIX):
+                    continue
+                key = base + name
+                if key.startswith("counters/") and name.endswith(LOCK_SUFFIX):
+                    continue
+                if key.startswith(prefix):
+                    keys.append(key)
+        keys.sort()
+        return keys
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path(key).unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+
+    def next_number(self, counter: str) -> int:
+        return self.next_numbers(counter, 1)[0]
+
+    def next_numbers(self, counter: str, count: int) -> range:
+        """Allocate count consecutive numbers in one locked read-increment-write; returns them as a range."""
+        validate_counter(counter)
+        if count < 0:
+            raise ValueError(f"count must be >= 0, not {count}")
+        folder = self.root / "counters"
+        folder.mkdir(parents=True, exist_ok=True)
+        value_path = folder / counter
+        lock_fd = os.open(folder / (counter + LOCK_SUFFIX), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            while True:
+                try:
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                    break
+                except OSError as exc:  # EINTR on a signal: try again
+                    if exc.errno != errno.EINTR:
+                        raise
+            current = self._read_counter(value_path)
+            if count:
+                atomic_write(value_path, f"{current + count}\n".encode(), durable=True)
+            return range(current + 1, current + count + 1)
+        finally:
+            os.close(lock_fd)  # closing the descriptor releases the flock
+
+    def _read_counter(self, path: Path) -> int:
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return 0
+        if not text.isdigit():
+            raise LauncherError(f"counter file {path} holds {text[:40]!r}, not a number",
+                                hint="restore it to the highest number already used (e.g. the last job number); "
+                                     "the launcher never hands out a number twice, so it will not guess")
+        return int(text)
