@@ -64,13 +64,25 @@ def in_actions() -> bool:
 
 
 def workspace_relative(path: str | Path) -> str:
-    """Annotations need repository-relative paths."""
+    """Annotations need repository-relative paths.
+
+    The runspecs workflow checks the repository out into a folder of the workspace (repo/, payload/), so a
+    path is taken relative to the nearest git checkout at or below $GITHUB_WORKSPACE that holds it, else
+    relative to the workspace (or the current folder outside Actions).
+    """
     p = Path(path)
-    root = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
+    root = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
+    resolved = p.resolve()
     try:
-        return p.resolve().relative_to(root.resolve()).as_posix()
+        resolved.relative_to(root)
     except ValueError:
         return p.as_posix()
+    for folder in resolved.parents:
+        if (folder / ".git").exists():
+            return resolved.relative_to(folder).as_posix()
+        if folder == root:
+            break
+    return resolved.relative_to(root).as_posix()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""`launcher comment`: render the sticky PR comment for one runspec and, with --post, create or update it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict, dataclass
+
+HELP = "render (and --post) the sticky pull-request comment for a runspec"
+DESCRIPTION = """\
+Render the PR comment for one runspec from the JSON the other steps wrote: the launch result (job, target,
+nodes x runs per node, runs, Spot or dedicated, code files, cost), the smoke report and the lint findings.
+
+Without --post the body is printed. With --post it becomes the one sticky comment for this runspec on the
+pull request: found by its hidden marker AND its author (default github-actions[bot]), updated in place,
+created when missing. Uses $GITHUB_API_URL, $GITHUB_TOKEN and $GITHUB_REPOSITORY.
+
+The pull request is --pr, else the event's ($GITHUB_EVENT_PATH), else the open PR of the event's branch
+(a workflow_dispatch run); when there is none, nothing is posted and the exit code is 0.
+
+Examples:
+  launcher comment --runspec runspecs/x.yaml --launch-json launch.json --smoke-json smoke.json
+  launcher comment --runspec runspecs/x.yaml --launch-json launch.json --post
+"""
+
+
+@dataclass
+class CommentResult:
+    runspec: str
+    body: str
+    action: str = "rendered"  # rendered | created | updated | unchanged | skipped
+    pr: int | None = None
+    comment_id: int | None = None
+    url: str = ""
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runspec", required=True, metavar="PATH", help="the runspec the comment is about")
+    parser.add_argument("--launch-json", metavar="FILE", help="`launcher launch --format json` output")
+    parser.add_argument("--smoke-json", metavar="FILE", help="`launcher smoke --format json` output")
+    parser.add_argument("--lint-json", metavar="FILE", help="`launcher lint --format json` output")
+    parser.add_argument("--run-url", metavar="URL", default="",
+                        help="link to the workflow run (default: from $GITHUB_SERVER_URL, $GITHUB_RUN_ID)")
+    parser.add_argument("--ledger-url", metavar="URL", default="", help="link to the ledger (default: jobs.md on "
+                        "the default branch)")
+    parser.add_argument("--not-launched", metavar="REASON", default="",
+                        help="say why nothing was launched (e.g. 'dry run')")
+    parser.add_argument("--post", action="store_true", help="create or update the sticky comment on the PR")
+    parser.add_argument("--pr", type=int, metavar="N", help="pull request number (default: from the event)")
+    parser.add_argument("--repo", metavar="OWNER/REPO", default="", help="default: $GITHUB_REPOSITORY")
+    parser.add_argument("--author", metavar="LOGIN", default=os.environ.get("LAUNCHER_COMMENT_AUTHOR", ""),
+                        help="login whose comments are ours (default: github-actions[bot], or "
+                             "$LAUNCHER_COMMENT_AUTHOR when a GitHub App token posts)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text prints the body (or what --post did); json prints the result")
+
+
+def _default_run_url() -> str:
+    server, repo, run_id = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repo and run_id:
+        attempt = os.environ.get("GITHUB_RUN_ATTEMPT", "")
+        return f"{server}/{repo}/actions/runs/{run_id}" + (f"/attempts/{attempt}" if attempt not in ("", "1") else "")
+    return ""
+
+
+def _default_ledger_url(event) -> str:
+    server, repo = os.environ.get("GITHUB_SERVER_URL", ""), os.environ.get("GITHUB_REPOSITORY", "")
+    branch = (event.default_branch if event else "") or "main"
+    if server and repo:
+        return f"{server}/{repo}/blob/{branch}/{os.environ.get('LAUNCHER_LEDGER', 'jobs.md')}"
+    return ""
+
+
+def run(args: argparse.Namespace) -> int:
+    from launcher import github
+    from launcher.report.comment import CommentInput, load_json, marker, render_comment
+
+    event = None
+    if os.environ.get("GITHUB_EVENT_PATH"):
+        try:
+            event = github.load_event()
+        except Exception:  # noqa: BLE001 - the comment renders fine without the event
+            event = None
+    launch = load_json(args.launch_json, "launch")
+    smoke = load_json(args.smoke_json, "smoke")
+    lint = load_json(args.lint_json, "lint")
+    skipped = args.not_launched
+    if not skipped and args.launch_json and launch is None:
+        skipped = "the launch step produced no result (it failed, was skipped, or is waiting for approval)"
+    inp = CommentInput(runspec=args.runspec, launch=launch if isinstance(launch, dict) else None,
+                       smoke=smoke if isinstance(smoke, dict) else None, lint=lint,
+                       run_url=args.run_url or _default_run_url(),
+                       ledger_url=args.ledger_url or _default_ledger_url(event), launch_skipped=skipped)
+    from pathlib import Path
+
+    from launcher.commands.changed import launcher_section
+
+    if Path(args.runspec).is_file():
+        inp.job_launcher = launcher_section(Path(args.runspec))
+    result = CommentResult(runspec=args.runspec, body=render_comment(inp))
+
+    if args.post:
+        api = github.GitHubAPI.from_env(args.repo)
+        number = args.pr or (event.pr_number if event else None)
+        if number is None and event is not None and event.branch:
+            number = api.open_pr_for_branch(event.branch)
+        if number is None:
+            result.action = "skipped"
+            result.reason = "no pull request for this run (no --pr, and no open PR for the branch)"
+        else:
+            action, comment = github.upsert_sticky_comment(
+                api, number, result.body, marker(args.runspec), author=args.author or github.DEFAULT_BOT)
+            result.action, result.pr = action, number
+            result.comment_id = int(comment.get("id") or 0) or None
+            result.url = str(comment.get("html_url") or "")
+
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    elif args.post:
+        where = f"PR #{result.pr}" if result.pr else "no PR"
+        print(f"comment {result.action} ({where}){': ' + result.reason if result.reason else ''}"
+              f"{' ' + result.url if result.url else ''}")
+    else:
+        print(result.body, end="")
+    if args.post:
+        github.append_step_summary(result.body)
+    return 0

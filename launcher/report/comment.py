@@ -1,0 +1,333 @@
+"""The sticky PR comment for one runspec: what ran, what came of it, and exactly what to do next.
+
+Input is the JSON the other stages write (launch, smoke, lint). Their shapes are read tolerantly: a key
+that is missing just leaves its line out, so the comment never fails because a stage grew or lost a field.
+The body always starts with the hidden marker that `launcher comment --post` finds it by (together with
+the bot author: anyone can paste a marker), and it always stays under GitHub's comment size limit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+MARKER_PREFIX = "<!-- runspec-launcher: "
+MARKER_SUFFIX = " -->"
+COMMENT_LIMIT = 65_536  # GitHub rejects longer comment bodies
+BUDGET = 60_000  # what we aim for: room for GitHub's own rendering and multi-byte surprises
+MAX_RUN_NAMES = 50
+MAX_WARNINGS = 20
+MAX_TAIL_CHARS = 4_000
+
+
+def marker(runspec: str) -> str:
+    # '--' cannot appear inside an HTML comment; runspec paths almost never hold it, but never break out.
+    return f"{MARKER_PREFIX}{runspec.replace('--', '-%2D')}{MARKER_SUFFIX}"
+
+
+@dataclass
+class CommentInput:
+    runspec: str
+    launch: dict | None = None
+    smoke: dict | None = None
+    lint: object = None  # whatever `launcher lint --format json` printed
+    run_url: str = ""
+    ledger_url: str = ""
+    launch_skipped: str = ""  # why nothing was launched, when known (fork, dry run, launcher disabled)
+    extra_warnings: list[str] = field(default_factory=list)
+    job_launcher: dict = field(default_factory=dict)  # the runspec's job_launcher section, when readable
+
+
+# ---------------------------------------------------------------------------------------------------------
+# tolerant readers
+
+def _first(d: dict | None, *keys, default=None):
+    if not isinstance(d, dict):
+        return default
+    for k in keys:
+        if k in d and d[k] not in (None, ""):
+            return d[k]
+    return default
+
+
+def _names(value) -> list[str]:
+    names = []
+    for r in value if isinstance(value, list) else []:
+        if isinstance(r, str):
+            names.append(r)
+        elif isinstance(r, dict) and _first(r, "name", "run"):
+            names.append(str(_first(r, "name", "run")))
+    return names
+
+
+def _run_names(launch: dict) -> list[str]:
+    """Child run names (run12.1, ...); falls back to other spellings of the list."""
+    return _names(_first(launch, "run_names", "runs", default=[]))
+
+
+def _parent_names(launch: dict) -> list[str]:
+    return _names(_first(launch, "parent_runs", "parents", default=[]))
+
+
+def _already(launch: dict) -> bool:
+    return bool(launch.get("already_launched")) or launch.get("status") == "exists"
+
+
+def _launch_error(launch: dict) -> str:
+    """Why a launch did not happen: an explicit error, or the message of a refused (invalid/disabled) launch."""
+    if _first(launch, "error"):
+        return str(launch["error"])
+    if launch.get("status") in ("invalid", "disabled", "failed"):
+        return str(_first(launch, "message", default=launch["status"]))
+    return ""
+
+
+def _diagnostics(data) -> list[dict]:
+    """Every dict with a severity and a message, however the lint JSON nests them."""
+    found: list[dict] = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "severity" in item and "message" in item:
+                found.append(item)
+            else:
+                stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return found
+
+
+def _warning_lines(inp: CommentInput) -> list[str]:
+    lines = []
+    for d in _diagnostics(inp.lint) + _diagnostics(_first(inp.launch, "warnings", "diagnostics", default=[])):
+        if d.get("severity") not in ("warning", "error"):
+            continue
+        loc = str(d.get("file") or inp.runspec)
+        if d.get("line"):
+            loc += f":{d['line']}"
+        code = f"{d['code']} " if d.get("code") else ""
+        hint = f" — {d['hint']}" if d.get("hint") else ""
+        lines.append(f"`{loc}` {code}{d['severity']}: {d['message']}{hint}")
+    for w in _first(inp.launch, "warnings", default=[]) or []:
+        if isinstance(w, str):
+            lines.append(w)
+    lines.extend(inp.extra_warnings)
+    return list(dict.fromkeys(lines))
+
+
+def _smoke_status(smoke: dict) -> str:
+    status = _first(smoke, "result", "outcome")
+    if status is None and "ok" not in smoke:
+        status = _first(smoke, "status")
+    if status is None and "ok" in smoke:
+        status = "passed" if smoke["ok"] else "failed"
+    if status is None and "passed" in smoke:
+        status = "passed" if smoke["passed"] else "failed"
+    return str(status or "finished")
+
+
+def _md_cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# sections
+
+def _headline(inp: CommentInput) -> str:
+    launch = inp.launch
+    name = f"`{inp.runspec}`"
+    if launch:
+        job = _first(launch, "job", "job_id")
+        if _launch_error(launch):
+            return f"### {name}: launch failed"
+        if job and _already(launch):
+            return f"### {name}: already launched as **{job}**"
+        if job:
+            return f"### {name}: launched as **{job}**"
+    if inp.smoke and _smoke_status(inp.smoke) in ("failed", "error"):
+        return f"### {name}: smoke run failed"
+    if inp.launch_skipped:
+        return f"### {name}: validated, not launched"
+    return f"### {name}: validated"
+
+
+def _facts(launch: dict, job_launcher: dict) -> list[str]:
+    rows = []
+
+    def add(label, value):
+        if value not in (None, "", []):
+            rows.append(f"| {label} | {_md_cell(value)} |")
+
+    add("Job", _first(launch, "job", "job_id"))
+    summary = launch.get("summary") if isinstance(launch.get("summary"), dict) else {}
+    status = _first(summary, "status") or _first(launch, "state", "status")
+    add("Status", {"launched": "submitted", "exists": "already launched"}.get(status, status))
+    add("Target", _first(launch, "target", "compute_target"))
+    nodes = _first(launch, "nodes", "compute_nodes")
+    per_node = _first(launch, "runs_per_node")
+    if nodes is not None and per_node is not None:
+        add("Nodes × runs per node", f"{nodes} × {per_node}")
+    add("Total runs", _first(launch, "total_runs"))
+    low = _first(launch, "low_priority", "spot")
+    if low is None:
+        low = _first(job_launcher, "low_priority")
+    if low is not None:
+        add("Nodes", "Spot (low priority, may be preempted)" if low else "dedicated")
+    files = _first(launch, "code_files", "files")
+    if isinstance(files, list):
+        files = len(files)
+    add("Code files uploaded", files)
+    cost = _first(launch, "cost_estimate", "estimated_cost", "cost")
+    if isinstance(cost, dict):
+        amount = _first(cost, "total", "amount", "estimate")
+        currency = _first(cost, "currency", default="USD")
+        basis = _first(cost, "basis", "note", default="")
+        cost = f"{amount} {currency}" + (f" ({basis})" if basis else "") if amount is not None else None
+    add("Estimated cost", cost)
+    commit = _first(launch, "commit", "code_commit")
+    add("Commit", str(commit)[:12] if commit else None)
+    if not rows:
+        return []
+    return ["| | |", "|---|---|", *rows]
+
+
+def _runs_section(parents: list[str], names: list[str], limit: int) -> str:
+    def listing(items: list[str]) -> str:
+        shown = ", ".join(f"`{n}`" for n in items[:limit])
+        return shown + (f" … and {len(items) - limit} more" if len(items) > limit else "")
+
+    out = []
+    if parents:
+        out.append(f"**Parent runs:** {listing(parents)}")
+    if names:
+        out.append(f"**Runs:** {listing(names)}")
+    return "  \n".join(out)
+
+
+def _smoke_section(smoke: dict | None, tail_chars: int) -> str:
+    if not smoke:
+        return ""
+    head = f"**Smoke run:** {_smoke_status(smoke)}"
+    seconds = _first(smoke, "seconds", "duration_s", "duration")
+    if isinstance(seconds, (int, float)):
+        head += f" in {seconds:.1f} s"
+    details = []
+    if _first(smoke, "iterations") is not None:
+        details.append(f"max_iterations cut to {smoke['iterations']}")
+    if "hpmax" in smoke:
+        details.append(f"hpmax {smoke['hpmax'] if smoke['hpmax'] is not None else 'n/a'}")
+    if _first(smoke, "failing_stage"):
+        details.append(f"failing stage: {smoke['failing_stage']}")
+    out = [head + (f" ({', '.join(details)})" if details else "")]
+    summary = _first(smoke, "summary", "markdown")
+    if isinstance(summary, str):
+        out.append(summary.strip()[:tail_chars])
+    stages = _first(smoke, "stages", default=[])
+    if isinstance(stages, list) and stages and all(isinstance(s, dict) for s in stages):
+        out += ["", "| stage | status | reports | last metrics |", "|---|---|---|---|"]
+        for s in stages[:20]:
+            metrics = _first(s, "last_metrics", "metrics", default={})
+            mtext = ", ".join(f"{k}={'n/a' if v is None else v}" for k, v in list(metrics.items())[:4]) \
+                if isinstance(metrics, dict) else ""
+            status = _first(s, "status", default="") if s.get("enabled", True) else "not enabled"
+            out.append(f"| {_md_cell(_first(s, 'component', 'name', 'stage', default='?'))} "
+                       f"| {_md_cell(status)} "
+                       f"| {_md_cell(_first(s, 'reports', 'iterations', default=''))} | {_md_cell(mtext)} |")
+    failed = _smoke_status(smoke) in ("failed", "error")
+    tail = _first(smoke, "console_tail", "tail")
+    if isinstance(tail, list):
+        tail = "\n".join(str(x) for x in tail)
+    error = _first(smoke, "error")
+    text = "\n".join(str(x) for x in (error, tail if failed else None) if x)
+    if text.strip():
+        text = text.strip()[-tail_chars:].replace("```", "`\u200b``")
+        out += ["", "<details><summary>error and console tail</summary>", "", "```", text, "```", "", "</details>"]
+    return "\n".join(out)
+
+
+def _warnings_section(lines: list[str], limit: int) -> str:
+    if not lines:
+        return ""
+    out = [f"**Pre-flight warnings ({len(lines)}):**", ""]
+    out += [f"- {w}" for w in lines[:limit]]
+    if len(lines) > limit:
+        out.append(f"- … and {len(lines) - limit} more (see the workflow run's step summary)")
+    return "\n".join(out)
+
+
+def _links_section(inp: CommentInput) -> str:
+    links = []
+    if inp.ledger_url and inp.launch and _first(inp.launch, "job", "job_id"):
+        links.append(f"[ledger row]({inp.ledger_url})")
+    if inp.run_url:
+        links.append(f"[workflow run]({inp.run_url})")
+    return "**Links:** " + " · ".join(links) if links else ""
+
+
+def _next_section(inp: CommentInput) -> str:
+    launch = inp.launch or {}
+    job = _first(launch, "job", "job_id")
+    error = _launch_error(launch)
+    if job and not error:
+        return "\n".join(["**Next:**", "", "```sh",
+                          f"launcher status {job}    # where the runs are",
+                          f"launcher logs {job}      # console output",
+                          f"launcher cancel {job}    # stop the job and release its nodes",
+                          "```"])
+    if error:
+        return (f"**Launch error:** {_md_cell(error)}\n\n"
+                "**Next:** fix the runspec and push, or re-run the workflow; a re-run never launches twice.")
+    if inp.smoke and _smoke_status(inp.smoke) in ("failed", "error"):
+        return ("**Next:** reproduce locally with `launcher smoke " + inp.runspec + "`, fix, and push.")
+    if inp.launch_skipped:
+        return f"**Not launched:** {inp.launch_skipped}"
+    enabled = inp.job_launcher.get("enabled")
+    if enabled not in (None, 0, False, "0", "false", "False"):
+        return ("**Next:** the launch runs once every smoke run passed and a maintainer approved the "
+                "`launch` environment; this comment then shows the job.")
+    return ("**Next:** set `job_launcher.enabled: 1` in the runspec to launch it; launches wait for a "
+            "maintainer's approval of the `launch` environment.")
+
+
+def render_comment(inp: CommentInput, *, budget: int = BUDGET) -> str:
+    """The comment body, shrunk step by step until it fits the budget (hard cut as a last resort)."""
+    names = _run_names(inp.launch or {})
+    parents = _parent_names(inp.launch or {})
+    warnings = _warning_lines(inp)
+    attempts = [(MAX_RUN_NAMES, MAX_WARNINGS, MAX_TAIL_CHARS), (10, 5, 1_000), (3, 3, 200), (0, 0, 0)]
+    body = ""
+    for run_limit, warn_limit, tail_chars in attempts:
+        parts = [marker(inp.runspec), _headline(inp)]
+        parts.append("\n".join(_facts(inp.launch, inp.job_launcher)) if inp.launch else "")
+        parts.append(_runs_section(parents, names, run_limit) if run_limit else
+                     (f"**Runs:** {len(names)} (see `launcher runs`)" if names else ""))
+        parts.append(_smoke_section(inp.smoke, tail_chars) if tail_chars else
+                     (f"**Smoke run:** {_smoke_status(inp.smoke)}" if inp.smoke else ""))
+        parts.append(_warnings_section(warnings, warn_limit) if warn_limit else
+                     (f"**Pre-flight warnings:** {len(warnings)} (see the workflow run)" if warnings else ""))
+        parts.append(_links_section(inp))
+        parts.append(_next_section(inp))
+        body = "\n\n".join(p for p in parts if p).rstrip() + "\n"
+        if len(body) <= budget:
+            return body
+    note = "\n\n… (cut to fit GitHub's comment size limit; the workflow run has everything)\n"
+    return body[: budget - len(note)] + note
+
+
+def load_json(path: str | None, what: str):
+    """Read one stage's JSON file; a missing path means 'that stage did not run'."""
+    if not path:
+        return None
+    from pathlib import Path
+
+    from launcher.diagnostics import LauncherError
+
+    p = Path(path)
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LauncherError(f"{path}: cannot read the {what} JSON: {exc}",
+                            hint=f"pass the file `launcher {what} --format json` wrote") from None

@@ -1,0 +1,52 @@
+"""Fixtures for the GitHub area: real git repositories, GitHub's environment files, a fake GitHub REST API
+on 127.0.0.1 (a real HTTP server keeping issue comments and pull requests in memory)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gh_helpers import FakeGitHub, Repo
+
+# What a GitHub runner sets (the suite itself runs in Actions): every test here starts without it.
+RUNNER_VARS = ("GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV",
+               "GITHUB_TOKEN", "GH_TOKEN", "GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_WORKSPACE",
+               "GITHUB_SERVER_URL", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_REF", "GITHUB_ACTOR",
+               "LAUNCHER_RUNSPEC", "LAUNCHER_TARGET", "LAUNCHER_LAUNCH_ON_PUSH", "LAUNCHER_COMMENT_AUTHOR",
+               "LAUNCHER_LEDGER")
+
+
+@pytest.fixture(autouse=True)
+def _no_runner_environment(monkeypatch):
+    for name in RUNNER_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    def _make(name: str = "repo") -> Repo:
+        return Repo(tmp_path / name)
+
+    return _make
+
+
+@pytest.fixture
+def fake_github():
+    fake = FakeGitHub().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def actions_env(tmp_path, monkeypatch):
+    """GitHub's environment files in a temp folder; returns a dict of their paths."""
+    files = {}
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV"):
+        p = tmp_path / "runner" / name.lower()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("")
+        monkeypatch.setenv(name, str(p))
+        files[name] = p
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/exp")
+    return files
