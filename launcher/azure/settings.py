@@ -1,0 +1,276 @@
+"""The settings of an `azure-batch` target, read from [tool.launcher.targets.<name>] and checked in one pass.
+
+    [tool.launcher.targets.azb-cpu]
+    backend = "azure-batch"
+    batch_endpoint = "${AZURE_BATCH_ENDPOINT}"        # https://<account>.<region>.batch.azure.com
+    storage_account_url = "${AZURE_STORAGE_ACCOUNT_URL}"  # https://<account>.blob.core.windows.net
+    container = "launcher"
+    vm_size = "Standard_D2s_v3"
+    image = { publisher = "canonical", offer = "0001-com-ubuntu-server-jammy", sku = "22_04-lts" }
+    node_agent_sku = "batch.node.ubuntu 22.04"
+    setup = ["python3 -m pip install --user pyyaml jsonschema fastjsonschema rich azure-storage-blob"]
+    max_wall_clock = "12h"
+    max_retries = 2
+    price_per_node_hour = { dedicated = 0.096, spot = 0.019 }
+
+Any string value may be "${NAME}" (or "$NAME"): it is read from the environment, so endpoints and identities
+need not be in the repo. Secrets never are: Shared Key (tests only) names the *variable* holding the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from launcher.diagnostics import ERROR, Diagnostic, LauncherError, did_you_mean
+
+AUTH_MODES = ("auto", "default", "github-oidc", "shared-key")
+LAUNCHER_SOURCES = ("bundle", "installed")
+#: Read from the environment when the target does not name them.
+DEFAULT_ENV = {"batch_endpoint": "AZURE_BATCH_ENDPOINT", "storage_account_url": "AZURE_STORAGE_ACCOUNT_URL"}
+KEYS = ("backend", "description", "batch_endpoint", "batch_account", "storage_account_url", "container", "vm_size",
+        "image", "image_id", "node_agent_sku", "setup", "max_wall_clock", "max_retries", "price_per_node_hour",
+        "auth", "batch_key_env", "storage_key_env", "python", "launcher_source", "submit_concurrency",
+        "mirror_interval", "pool_prefix")
+_IMAGE_KEYS = ("publisher", "offer", "sku", "version")
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$|^\$([A-Za-z_][A-Za-z0-9_]*)$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_CONTAINER_RE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 60}  # a bare number is minutes
+
+
+@dataclass(frozen=True)
+class AzureSettings:
+    target: str
+    batch_endpoint: str
+    batch_account: str
+    storage_account_url: str
+    storage_account: str
+    container: str
+    vm_size: str
+    image: dict  # {"publisher", "offer", "sku", "version"} or {"virtual_machine_image_id": ...}
+    node_agent_sku: str
+    setup: tuple[str, ...] = ()
+    max_wall_clock: timedelta = timedelta(hours=24)
+    max_retries: int = 2
+    price_dedicated: float | None = None
+    price_spot: float | None = None
+    auth: str = "auto"
+    batch_key_env: str = ""
+    storage_key_env: str = ""
+    python: str = "python3"
+    launcher_source: str = "bundle"
+    submit_concurrency: int = 8
+    mirror_interval: float = 3.0
+    pool_prefix: str = "launcher"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def container_url(self) -> str:
+        return f"{self.storage_account_url.rstrip('/')}/{self.container}"
+
+    def price_per_node_hour(self, low_priority: bool) -> float | None:
+        return self.price_spot if low_priority else self.price_dedicated
+
+
+def parse_duration(value) -> timedelta:
+    """'90m', '12h', '2d', '3600s', or a number of minutes."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        seconds = float(value) * 60
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError(value)
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError(value)
+    return timedelta(seconds=seconds)
+
+
+def expand_env(value, env=None):
+    """'${NAME}' / '$NAME' -> the variable's value (None when unset); anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    m = _ENV_REF.match(value.strip())
+    if not m:
+        return value
+    return (env if env is not None else os.environ).get(m.group(1) or m.group(2)) or None  # empty = unset
+
+
+def account_from_url(url: str) -> str:
+    """'https://acct.westeurope.batch.azure.com' -> 'acct'; 'http://127.0.0.1:10000/devstoreaccount1' (Azurite's
+    path-style URL) -> 'devstoreaccount1'."""
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    if re.match(r"^\d+\.\d+\.\d+\.\d+$", host) or host == "localhost":
+        return parsed.path.strip("/").split("/")[0]
+    return host.split(".")[0]
+
+
+def load_settings(target, config=None, env=None) -> AzureSettings:
+    """AzureSettings of a config Target, or one LauncherError listing every problem and how to fix it."""
+    env = os.environ if env is None else env
+    raw = dict(target.settings)
+    file = str(getattr(config, "file", None) or "pyproject.toml")
+    line = getattr(target, "line", 0)
+    problems: list[Diagnostic] = []
+    table = f"[tool.launcher.targets.{target.name}]"
+
+    def bad(key: str, message: str, hint: str) -> None:
+        problems.append(Diagnostic("AZ001", ERROR, f"target '{target.name}': {message}", file, line, 1 if line else 0,
+                                   hint=hint, path=f"tool.launcher.targets.{target.name}.{key}"))
+
+    for key in raw:
+        if key not in KEYS:
+            bad(key, f"unknown azure-batch setting '{key}'",
+                did_you_mean(key, KEYS) or f"azure-batch targets take: {', '.join(KEYS)}")
+
+    def text(key: str, *, required: bool, hint: str, default: str = "") -> str:
+        value = raw.get(key)
+        from_env = DEFAULT_ENV.get(key)
+        if value is None and from_env:
+            value = f"${{{from_env}}}"
+        if value is None:
+            if required:
+                bad(key, f"{key} is not set", hint)
+            return default
+        expanded = expand_env(value, env)
+        if expanded is None:
+            bad(key, f"{key} comes from the environment variable {value.strip('${}')}, which is not set",
+                f"export {value.strip('${}')}=... (or write {key} = \"...\" in {table}); {hint}")
+            return default
+        if not isinstance(expanded, str) or not expanded.strip():
+            bad(key, f"{key} must be a non-empty string, not {expanded!r}", hint)
+            return default
+        return expanded.strip()
+
+    batch_endpoint = text("batch_endpoint", required=True,
+                          hint="the Batch account URL, e.g. https://myacct.westeurope.batch.azure.com")
+    if batch_endpoint and urlparse(batch_endpoint).scheme not in ("http", "https"):
+        bad("batch_endpoint", f"batch_endpoint {batch_endpoint!r} is not an http(s) URL",
+            "e.g. https://myacct.westeurope.batch.azure.com")
+    storage_url = text("storage_account_url", required=True,
+                       hint="the Storage account's blob URL, e.g. https://myacct.blob.core.windows.net")
+    if storage_url and urlparse(storage_url).scheme not in ("http", "https"):
+        bad("storage_account_url", f"storage_account_url {storage_url!r} is not an http(s) URL",
+            "e.g. https://myacct.blob.core.windows.net")
+    container = text("container", required=False, hint="", default="launcher")
+    if container and not _CONTAINER_RE.match(container):
+        bad("container", f"container {container!r} is not a valid blob container name",
+            "3-63 characters: lower-case letters, digits and single hyphens")
+    vm_size = text("vm_size", required=True, hint='e.g. vm_size = "Standard_D2s_v3"')
+    node_agent_sku = text("node_agent_sku", required=True,
+                          hint='e.g. node_agent_sku = "batch.node.ubuntu 22.04" (it must match the image)')
+    image: dict = {}
+    if raw.get("image_id") is not None:
+        image_id = text("image_id", required=True, hint="a gallery image version id /subscriptions/…")
+        image = {"virtual_machine_image_id": image_id}
+        if raw.get("image") is not None:
+            bad("image", "give either image = {publisher, offer, sku, version} or image_id, not both",
+                "remove one of them")
+    elif isinstance(raw.get("image"), dict):
+        img = {k: expand_env(v, env) for k, v in raw["image"].items()}
+        unknown = [k for k in img if k not in _IMAGE_KEYS]
+        missing = [k for k in ("publisher", "offer", "sku") if not isinstance(img.get(k), str) or not img.get(k)]
+        if unknown or missing:
+            bad("image", "image needs publisher, offer and sku (and optionally version)"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                + (f"; missing: {', '.join(missing)}" if missing else ""),
+                'e.g. image = { publisher = "canonical", offer = "0001-com-ubuntu-server-jammy", sku = "22_04-lts" }')
+        image = {"publisher": img.get("publisher"), "offer": img.get("offer"), "sku": img.get("sku"),
+                 "version": img.get("version") or "latest"}
+    else:
+        bad("image", "image is not set" if raw.get("image") is None else "image must be a table",
+            'e.g. image = { publisher = "canonical", offer = "0001-com-ubuntu-server-jammy", sku = "22_04-lts" } '
+            'or image_id = "/subscriptions/…/images/…/versions/…"')
+    setup = raw.get("setup", [])
+    if isinstance(setup, str):
+        setup = [setup]
+    if not isinstance(setup, list) or not all(isinstance(s, str) and s.strip() for s in setup):
+        bad("setup", "setup must be a list of shell commands run once per node",
+            'e.g. setup = ["python3 -m pip install --user -r requirements.txt"]')
+        setup = []
+    try:
+        wall = parse_duration(raw.get("max_wall_clock", "24h"))
+    except ValueError:
+        bad("max_wall_clock", f"max_wall_clock {raw.get('max_wall_clock')!r} is not a duration",
+            'e.g. max_wall_clock = "12h" (s, m, h or d; a bare number is minutes)')
+        wall = timedelta(hours=24)
+    retries = raw.get("max_retries", 2)
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < -1:
+        bad("max_retries", f"max_retries must be a whole number ≥ 0 (or -1: unlimited), not {retries!r}",
+            "e.g. max_retries = 2")
+        retries = 2
+    price_d = price_s = None
+    prices = raw.get("price_per_node_hour")
+    if prices is not None:
+        if isinstance(prices, (int, float)) and not isinstance(prices, bool):
+            price_d = price_s = float(prices)
+        elif isinstance(prices, dict) and set(prices) <= {"dedicated", "spot"} and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in prices.values()):
+            price_d, price_s = prices.get("dedicated"), prices.get("spot")
+        else:
+            bad("price_per_node_hour", "price_per_node_hour must be a number or { dedicated = …, spot = … }",
+                "e.g. price_per_node_hour = { dedicated = 0.096, spot = 0.019 } (in your currency per node-hour)")
+    auth = raw.get("auth", "auto")
+    if auth not in AUTH_MODES:
+        bad("auth", f"auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}",
+            did_you_mean(str(auth), AUTH_MODES) or 'e.g. auth = "auto"')
+        auth = "auto"
+    batch_key_env = raw.get("batch_key_env", "")
+    storage_key_env = raw.get("storage_key_env", "")
+    if auth == "shared-key":
+        for key, value in (("batch_key_env", batch_key_env), ("storage_key_env", storage_key_env)):
+            if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value or ""):
+                bad(key, f'auth = "shared-key" needs {key}: the NAME of the environment variable holding the key',
+                    f'e.g. {key} = "{"BATCH" if key.startswith("batch") else "STORAGE"}_ACCOUNT_KEY" '
+                    "(never the key itself: no secret goes into the repo)")
+    python = text("python", required=False, hint="", default="python3")
+    source = raw.get("launcher_source", "bundle")
+    if source not in LAUNCHER_SOURCES:
+        bad("launcher_source", f"launcher_source must be one of {', '.join(LAUNCHER_SOURCES)}, not {source!r}",
+            '"bundle" ships this launcher to the nodes; "installed" expects it installed by a setup command')
+        source = "bundle"
+    conc = raw.get("submit_concurrency", 8)
+    if not isinstance(conc, int) or isinstance(conc, bool) or not 1 <= conc <= 64:
+        bad("submit_concurrency", "submit_concurrency must be a whole number from 1 to 64", "e.g. 8")
+        conc = 8
+    mirror = raw.get("mirror_interval", 3.0)
+    if not isinstance(mirror, (int, float)) or isinstance(mirror, bool) or mirror <= 0:
+        bad("mirror_interval", "mirror_interval must be a number of seconds > 0", "e.g. mirror_interval = 3")
+        mirror = 3.0
+    prefix = raw.get("pool_prefix", "launcher")
+    if not isinstance(prefix, str) or not re.match(r"^[A-Za-z0-9_-]{1,12}$", prefix):
+        bad("pool_prefix", "pool_prefix must be 1-12 letters, digits, '-' or '_'", 'e.g. pool_prefix = "launcher"')
+        prefix = "launcher"
+    batch_account = text("batch_account", required=False, hint="", default="")
+    if problems:
+        raise LauncherError(
+            f"target '{target.name}' is not ready for Azure Batch ({len(problems)} problem"
+            f"{'s' * (len(problems) > 1)}): " + "; ".join(p.message.split(": ", 1)[1] for p in problems),
+            hint=problems[0].hint + f" — set it in {table} of {file} (see docs/azure.md)", diagnostics=problems)
+    return AzureSettings(
+        target=target.name, batch_endpoint=batch_endpoint.rstrip("/"),
+        batch_account=batch_account or account_from_url(batch_endpoint),
+        storage_account_url=storage_url.rstrip("/"), storage_account=account_from_url(storage_url),
+        container=container, vm_size=vm_size, image=image, node_agent_sku=node_agent_sku, setup=tuple(setup),
+        max_wall_clock=wall, max_retries=retries, price_dedicated=price_d, price_spot=price_s, auth=auth,
+        batch_key_env=batch_key_env or "", storage_key_env=storage_key_env or "", python=python,
+        launcher_source=source, submit_concurrency=conc, mirror_interval=float(mirror), pool_prefix=prefix)
+
+
+def estimate_cost(settings: AzureSettings, *, compute_nodes: int, low_priority: bool,
+                  hours: float | None = None) -> dict | None:
+    """An upper bound of the job's node cost: nodes × price × the wall-clock limit (or `hours`)."""
+    price = settings.price_per_node_hour(low_priority)
+    if price is None:
+        return None
+    hours = hours if hours is not None else settings.max_wall_clock.total_seconds() / 3600
+    return {"nodes": compute_nodes, "kind": "spot" if low_priority else "dedicated", "price_per_node_hour": price,
+            "hours": round(hours, 3), "max_cost": round(compute_nodes * price * hours, 2),
+            "per_hour": round(compute_nodes * price, 4)}

@@ -1,0 +1,534 @@
+"""The Azure Batch backend: one Batch job per launch, one task per child run, results in Azure Blob Storage.
+
+Mapping of a JobPlan (docs/azure.md has the long form):
+
+* job `job12` of workspace `ws1` -> Batch job `ws1-job12` (ids are case-insensitive, [A-Za-z0-9_-], <= 64),
+  with metadata: job number, runspec, content hash, commit, origin, store;
+* an auto pool per job: compute_nodes nodes, Spot (target_low_priority_nodes) when the runspec says
+  low_priority, else dedicated; task_slots_per_node = runs_per_node, so Batch itself starts the next run in a
+  freed slot until total_runs are done; `hold: true` keeps the pool after the job (keep_alive) until
+  `launcher pool delete` or `launcher cancel` removes it;
+* one task per child run (`run527.1` -> `run527-1`), submitted with create_tasks(max_concurrency=N); the job is
+  created with no action on completion and switched to terminate-job once every task is in, so it neither
+  ends early nor lingers against the active-job quota;
+* a task runs the agent without a shell: `python3 launcher-<sha>.pyz JOB RUN`. The code snapshot and the
+  launcher bundle are resource files with read SAS on those blobs; the store URL (a container SAS without
+  delete or list) is an environment setting; every SAS expires with the job's wall-clock limit (+1 h);
+  stdout/stderr are also uploaded as output files when the task ends, as a backstop.
+
+Everything Batch knows and the store does not (an auto pool that cannot be allocated, a quota, a task that
+failed before its agent started, the held pool) is folded into `status` by BatchObserver, which the store
+opened by this backend carries (jobs.status.job_summary calls store.refresh_job).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import threading
+import time
+
+from launcher.backends.base import Backend
+from launcher.diagnostics import LauncherError
+from launcher.jobs import records as R
+from launcher.jobs.plan import JobPlan
+
+SERVICE = "Azure Batch"
+CODE_FILE = "code.zip"
+#: seconds between two looks at Batch for one job's status (launch --follow polls 4 times a second)
+OBSERVE_EVERY = 5.0
+_ID_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+# -- names -------------------------------------------------------------------------------------------------
+def batch_job_id(workspace: str, job: str) -> str:
+    return _ID_BAD.sub("-", f"{workspace}-{job}").lower()[:64]
+
+
+def task_id(run: str) -> str:
+    """run527.1 -> run527-1 (Batch ids take no dots)."""
+    return _ID_BAD.sub("-", run)[:64]
+
+
+def run_of_task(tid: str) -> str:
+    head, sep, tail = tid.rpartition("-")
+    return f"{head}.{tail}" if sep and tail.isdigit() else tid
+
+
+def batch_key(job: str) -> str:
+    return R.job_key(job, "batch.json")
+
+
+# -- the client --------------------------------------------------------------------------------------------
+def batch_client(settings):
+    """A BatchClient for the target. Throttling (429), 5xx and timeouts are retried by azure-core's retry
+    policy with exponential backoff (honouring Retry-After)."""
+    from azure.batch import BatchClient
+
+    from launcher.azure.credentials import credentials_for
+
+    backoff = float(os.environ.get("LAUNCHER_AZURE_RETRY_BACKOFF", "0.8"))
+    return BatchClient(settings.batch_endpoint, credentials_for(settings).batch(), retry_total=6,
+                       retry_backoff_factor=backoff, retry_backoff_max=30, polling_interval=1,
+                       connection_timeout=20, read_timeout=60)
+
+
+def _launcher_error(exc, settings, doing: str) -> LauncherError:
+    from launcher.azure.errors import to_launcher_error
+
+    return to_launcher_error(exc, service=SERVICE, where=settings.batch_endpoint, doing=doing)
+
+
+def job_launcher_options(store, job: str) -> dict:
+    """low_priority and hold from the launched runspec's job_launcher section (XT's names)."""
+    import yaml
+
+    text = store.read_text(R.job_key(job, "launched_job_spec.yaml")) or ""
+    try:
+        jl = (yaml.safe_load(text) or {}).get("job_launcher") or {}
+    except yaml.YAMLError:
+        jl = {}
+    truthy = (True, 1, "1", "true", "True", "yes")
+    return {"low_priority": jl.get("low_priority") in truthy, "hold": jl.get("hold") in truthy}
+
+
+class AzureBatchBackend(Backend):
+    name = "azure-batch"
+
+    def __init__(self, target, store, config) -> None:
+        from launcher.azure.settings import load_settings
+
+        super().__init__(target, store, config)
+        self.settings = load_settings(target, config)
+        self._client = None
+
+    @classmethod
+    def open_store(cls, target, config):
+        from launcher.azure.credentials import credentials_for
+        from launcher.azure.settings import load_settings
+        from launcher.store.azure_blob import AzureBlobStore
+
+        settings = load_settings(target, config)
+        store = AzureBlobStore(settings.container_url, credentials_for(settings).storage())
+        store.refresh_job = BatchObserver(settings, store).refresh  # read by jobs.status.job_summary
+        return store
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = batch_client(self.settings)
+        return self._client
+
+    # -- submit ------------------------------------------------------------------------------------------
+    def submit(self, plan: JobPlan) -> None:
+        from launcher.azure.sas import SasSigner, expiry_after
+        from launcher.azure.settings import estimate_cost
+
+        s = self.settings
+        opts = job_launcher_options(self.store, plan.job)
+        job_id = batch_job_id(plan.workspace, plan.job)
+        record = self.store.read_json(R.job_key(plan.job, "job.json")) or {}
+        info = {"batch_job_id": job_id, "batch_endpoint": s.batch_endpoint, "hold": opts["hold"],
+                "low_priority": opts["low_priority"], "vm_size": s.vm_size, "pool_id": None,
+                "state": "submitting", "tasks": len(plan.children), "submitted": R.now_iso(),
+                "estimate": estimate_cost(s, compute_nodes=plan.compute_nodes, low_priority=opts["low_priority"])}
+        self.store.write_json(batch_key(plan.job), info)
+        expiry = expiry_after(s.max_wall_clock)
+        signer = SasSigner(self.store)
+        try:
+            resources = [("code", signer.blob_url(plan.code_key, expiry=expiry), CODE_FILE)]
+            if s.launcher_source == "bundle":
+                from launcher.azure.bundle import upload_bundle
+
+                key, _sent = upload_bundle(self.store)
+                resources.append(("bundle", signer.blob_url(key, expiry=expiry), key.split("/")[-1]))
+            agent_url = signer.container_url(expiry=expiry, permission="racw")
+            output_url = signer.container_url(expiry=expiry, permission="cw")
+        except LauncherError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - SDK errors of the SAS step (user delegation key)
+            from launcher.azure.errors import to_launcher_error
+
+            raise to_launcher_error(exc, service="Azure Blob Storage", where=self.store.url,
+                                    doing="signing SAS URLs for the tasks") from None
+        self._create_job(job_id, plan, record, opts)
+        try:
+            tasks = [self._task(plan, child.name, resources, agent_url, output_url) for child in plan.children]
+            self._add_tasks(job_id, tasks)
+            from azure.batch import models as bm
+
+            self.client.update_job(job_id, bm.BatchJobUpdateOptions(
+                all_tasks_complete_mode=bm.BatchAllTasksCompleteMode.TERMINATE_JOB))
+            job = self.client.get_job(job_id)
+            info.update(state="submitted", pool_id=getattr(job.execution_info, "pool_id", None))
+            self.store.write_json(batch_key(plan.job), info)
+        except BaseException as exc:
+            # The Batch job exists but is not complete: remove it (and a held pool) so nothing is orphaned.
+            self._delete_batch_job(job_id, delete_pool=True)
+            info.update(state="removed", error=str(getattr(exc, "message", exc))[:500])
+            try:
+                self.store.write_json(batch_key(plan.job), info)
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
+            if isinstance(exc, LauncherError) or not isinstance(exc, Exception):
+                raise
+            raise _launcher_error(exc, s, f"adding the tasks of {job_id}") from None
+
+    def _create_job(self, job_id: str, plan: JobPlan, record: dict, opts: dict) -> None:
+        from azure.batch import models as bm
+        from azure.core.exceptions import HttpResponseError
+
+        from launcher.azure.errors import error_code
+
+        s = self.settings
+        nodes = plan.compute_nodes
+        vm = bm.VirtualMachineConfiguration(image_reference=bm.BatchVmImageReference(**s.image),
+                                            node_agent_sku_id=s.node_agent_sku)
+        start_task = None
+        if s.setup:
+            # The project's own setup commands (from pyproject.toml, never from a runspec) need a shell.
+            start_task = bm.BatchStartTask(
+                command_line="/bin/bash -c " + shlex.quote(" && ".join(s.setup)), wait_for_success=True,
+                max_task_retry_count=1, user_identity=bm.UserIdentity(auto_user=bm.AutoUserSpecification(
+                    scope=bm.AutoUserScope.POOL, elevation_level=bm.ElevationLevel.ADMIN)))
+        pool = bm.BatchPoolSpecification(
+            vm_size=s.vm_size, virtual_machine_configuration=vm,
+            target_dedicated_nodes=0 if opts["low_priority"] else nodes,
+            target_low_priority_nodes=nodes if opts["low_priority"] else 0,
+            task_slots_per_node=plan.runs_per_node, start_task=start_task)
+        pool_info = bm.BatchPoolInfo(auto_pool_specification=bm.BatchAutoPoolSpecification(
+            pool_lifetime_option=bm.BatchPoolLifetimeOption.JOB, keep_alive=opts["hold"],
+            auto_pool_id_prefix=s.pool_prefix, pool=pool))
+        meta = {"launcher_job": plan.job, "workspace": plan.workspace, "runspec": record.get("runspec", plan.runspec),
+                "content_hash": record.get("content_hash", ""), "commit": record.get("commit", ""),
+                "origin": record.get("origin", ""), "store": self.store.url, "hold": str(opts["hold"]).lower()}
+        job = bm.BatchJobCreateOptions(
+            id=job_id, pool_info=pool_info,
+            constraints=bm.BatchJobConstraints(max_wall_clock_time=s.max_wall_clock, max_task_retry_count=s.max_retries),
+            all_tasks_complete_mode=bm.BatchAllTasksCompleteMode.NO_ACTION,
+            metadata=[bm.BatchMetadataItem(name=k, value=str(v)[:512]) for k, v in meta.items()])
+        try:
+            self.client.create_job(job)
+        except HttpResponseError as exc:
+            code = error_code(exc)
+            if code == "JobExists" and self._is_ours(job_id, plan.job):
+                return  # a retried create whose first attempt went through
+            if code == "JobExists":
+                raise LauncherError(f"a Batch job {job_id} already exists and was not launched from this store",
+                                    hint=f"another store (or a reset job counter) used the same job number; delete "
+                                         f"the Batch job or use another workspace name") from None
+            if code == "ActiveJobAndScheduleQuotaReached":
+                raise self._quota_error(job_id) from None
+            raise _launcher_error(exc, s, f"creating the Batch job {job_id}") from None
+        except Exception as exc:  # noqa: BLE001 - auth, network
+            raise _launcher_error(exc, s, f"creating the Batch job {job_id}") from None
+
+    def _is_ours(self, job_id: str, job: str) -> bool:
+        try:
+            existing = self.client.get_job(job_id)
+        except Exception:  # noqa: BLE001
+            return False
+        meta = {m.name: m.value for m in (existing.metadata or [])}
+        return meta.get("launcher_job") == job and meta.get("store") == self.store.url
+
+    def _quota_error(self, job_id: str) -> LauncherError:
+        running: list[str] = []
+        try:
+            for job in self.client.list_jobs(filter="state eq 'active'", select=["id", "state"]):
+                running.append(job.id)
+        except Exception:  # noqa: BLE001 - the quota message matters more than the list
+            pass
+        shown = ", ".join(running[:20]) + (f" and {len(running) - 20} more" if len(running) > 20 else "")
+        return LauncherError(
+            f"the Batch account's active-job quota is reached: {job_id} was not created "
+            f"({len(running)} active job{'s' * (len(running) != 1)}: {shown or 'none listed'})",
+            hint="wait for jobs to finish, cancel some (`launcher cancel JOB`), or ask for a higher "
+                 "'active jobs and job schedules' quota; nothing was launched")
+
+    def _task(self, plan: JobPlan, run: str, resources, agent_url: str, output_url: str):
+        from azure.batch import models as bm
+
+        from launcher.azure.node_agent import CODE_ENV, STORE_ENV
+
+        s = self.settings
+        args = ["--mirror-interval", f"{s.mirror_interval:g}", plan.job, run]
+        if s.launcher_source == "bundle":
+            argv = [s.python, next(name for kind, _u, name in resources if kind == "bundle"), *args]
+        else:
+            argv = [s.python, "-m", "launcher.azure.node_agent", *args]
+        return bm.BatchTaskCreateOptions(
+            id=task_id(run), command_line=shlex.join(argv),
+            resource_files=[bm.ResourceFile(http_url=url, file_path=name) for _kind, url, name in resources],
+            environment_settings=[bm.EnvironmentSetting(name=STORE_ENV, value=agent_url),
+                                  bm.EnvironmentSetting(name=CODE_ENV, value=CODE_FILE)],
+            output_files=[bm.OutputFile(
+                file_pattern="../std*.txt",
+                destination=bm.OutputFileDestination(container=bm.OutputFileBlobContainerDestination(
+                    container_url=output_url, path=R.run_key(run, "batch"))),
+                upload_options=bm.OutputFileUploadConfiguration(
+                    upload_condition=bm.OutputFileUploadCondition.TASK_COMPLETION))],
+            constraints=bm.BatchTaskConstraints(max_wall_clock_time=s.max_wall_clock,
+                                                max_task_retry_count=s.max_retries))
+
+    def _add_tasks(self, job_id: str, tasks: list) -> None:
+        """create_tasks (TaskExists counts as success), then make sure every task is there: the helper does not
+        check that each was acknowledged, and an interrupted submission is resumed with the missing ones."""
+        from azure.batch.models import CreateTasksError
+
+        for attempt in range(3):
+            try:
+                self.client.create_tasks(job_id, tasks, max_concurrency=self.settings.submit_concurrency)
+            except CreateTasksError as exc:
+                failures = [f"{getattr(f, 'task_id', '?')}: {getattr(getattr(f, 'error', None), 'code', '')}"
+                            for f in (exc.failure_tasks or [])][:5]
+                if failures or not exc.pending_tasks:
+                    raise LauncherError(f"Batch refused tasks of {job_id}: {'; '.join(failures) or exc}",
+                                        hint="nothing was launched; the Batch job was removed") from None
+            present = {t.id.lower() for t in self.client.list_tasks(job_id, select=["id"])}
+            missing = [t for t in tasks if t.id.lower() not in present]
+            if not missing:
+                return
+            tasks = missing
+        raise LauncherError(f"{len(tasks)} tasks of {job_id} could not be added to Batch",
+                            hint="the Batch service did not take them after 3 attempts; nothing was launched")
+
+    # -- status, cancel, pools --------------------------------------------------------------------------------
+    def status(self, job: str) -> dict:
+        from launcher.jobs.status import job_summary
+
+        return job_summary(self.store, job)
+
+    def _stop(self, job: str) -> None:
+        """Terminate the Batch job (its running tasks are stopped); a held pool is deleted too."""
+        info = self.store.read_json(batch_key(job)) or {}
+        job_id = info.get("batch_job_id") or batch_job_id(self.config.workspace if self.config else "ws1", job)
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        # Not re-exported from azure.batch.models; without options begin_terminate_job fails in the SDK itself
+        # (content-type header of an absent body).
+        from azure.batch.models._models import BatchJobTerminateOptions
+
+        try:
+            self.client.begin_terminate_job(job_id, options=BatchJobTerminateOptions(termination_reason="UserTerminate"))
+        except ResourceNotFoundError:
+            pass
+        except HttpResponseError as exc:
+            from launcher.azure.errors import error_code
+
+            if error_code(exc) not in ("JobCompleted", "JobBeingTerminated", "JobBeingDeleted"):
+                raise _launcher_error(exc, self.settings, f"terminating {job_id}") from None
+        if info.get("hold"):
+            self.delete_pool_of(job)
+
+    def _delete_batch_job(self, job_id: str, *, delete_pool: bool) -> None:
+        try:
+            job = self.client.get_job(job_id)
+            pool_id = getattr(job.execution_info, "pool_id", None)
+            self.client.begin_delete_job(job_id)
+            if delete_pool and pool_id:
+                try:
+                    self.client.begin_delete_pool(pool_id)
+                except Exception:  # noqa: BLE001 - an auto pool without keep_alive goes with its job
+                    pass
+        except Exception:  # noqa: BLE001 - best effort while another error is being reported
+            pass
+
+    def pool_of(self, job: str) -> str | None:
+        info = self.store.read_json(batch_key(job)) or {}
+        if info.get("pool_id"):
+            return info["pool_id"]
+        job_id = info.get("batch_job_id")
+        if not job_id:
+            return None
+        try:
+            return getattr(self.client.get_job(job_id).execution_info, "pool_id", None)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def delete_pool(self, pool_id: str) -> bool:
+        """Delete a pool; False when it does not exist."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        from launcher.azure.errors import error_code
+
+        try:
+            self.client.begin_delete_pool(pool_id)
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as exc:
+            if error_code(exc) == "PoolBeingDeleted":
+                return True
+            raise _launcher_error(exc, self.settings, f"deleting pool {pool_id}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise _launcher_error(exc, self.settings, f"deleting pool {pool_id}") from None
+        return True
+
+    def delete_pool_of(self, job: str) -> str | None:
+        pool_id = self.pool_of(job)
+        if pool_id and self.delete_pool(pool_id):
+            info = self.store.read_json(batch_key(job)) or {}
+            info.update(pool_deleted=R.now_iso(), pool_id=pool_id)
+            self.store.write_json(batch_key(job), info)
+            return pool_id
+        return None
+
+    def list_pools(self) -> list[dict]:
+        jobs_by_pool = {}
+        try:
+            for j in self.client.list_jobs(select=["id", "state", "executionInfo", "metadata"]):
+                pid = getattr(j.execution_info, "pool_id", None)
+                if pid:
+                    meta = {m.name: m.value for m in (j.metadata or [])}
+                    jobs_by_pool[pid.lower()] = (meta.get("launcher_job") or j.id, _s(j.state))
+            out = []
+            for p in self.client.list_pools():
+                job, job_state = jobs_by_pool.get(p.id.lower(), ("", ""))
+                out.append({"pool": p.id, "state": _s(p.state), "allocation": _s(p.allocation_state) or "",
+                            "vm_size": p.vm_size, "dedicated": p.current_dedicated_nodes,
+                            "spot": p.current_low_priority_nodes, "target_dedicated": p.target_dedicated_nodes,
+                            "target_spot": p.target_low_priority_nodes, "job": job, "job_state": job_state,
+                            "resize_errors": [e.code for e in (p.resize_errors or [])]})
+            return out
+        except Exception as exc:  # noqa: BLE001
+            raise _launcher_error(exc, self.settings, "listing pools") from None
+
+    def record_queued(self, plan: JobPlan) -> None:
+        """The queued run records of every parent and child, uploaded in parallel (10,000 runs are one
+        HTTP request each)."""
+        import json
+
+        items = []
+        for node, parent in enumerate(plan.parents):
+            items.append((R.run_key(parent), {
+                "run": parent, "job": plan.job, "workspace": plan.workspace, "parent": None, "node": f"node{node}",
+                "status": R.QUEUED, "children": [c.name for c in plan.children_of(parent)], "queued": R.now_iso()}))
+        for child in plan.children:
+            items.append((R.run_key(child.name), R.new_run_record(
+                run=child.name, job=plan.job, workspace=plan.workspace, parent=child.parent, index=child.index,
+                node=f"node{child.node}", hparams=child.hparams, seed=child.seed)))
+        encoded = [(k, (json.dumps(v, indent=2, sort_keys=True) + "\n").encode()) for k, v in items]
+        if hasattr(self.store, "write_many"):
+            self.store.write_many(encoded, label="recording runs")
+        else:
+            for key, data in encoded:
+                self.store.write_bytes(key, data)
+
+
+class BatchObserver:
+    """Folds Batch's view of a job into the store's: called by jobs.status.job_summary (at most every
+    OBSERVE_EVERY seconds per job). Returns extra summary fields; writes run records only to correct them:
+
+    * a task that Batch completed with a failure while its run never left queued (e.g. a resource file that
+      could not be downloaded, no python on the node) -> the run is failed, with Batch's failure message;
+    * a run marked lost whose task Batch has requeued (Spot preemption) -> queued again;
+    * the job's auto pool stuck below target with a quota error, or not created at all -> `waiting: quota`.
+    """
+
+    def __init__(self, settings, store) -> None:
+        self.settings, self.store = settings, store
+        self._client = None
+        self._seen: dict[str, tuple[float, dict]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = batch_client(self.settings)
+        return self._client
+
+    def refresh(self, job: str) -> dict:
+        with self._lock:
+            seen = self._seen.get(job)
+            if seen and time.monotonic() - seen[0] < OBSERVE_EVERY:
+                return seen[1]
+        info = self.store.read_json(batch_key(job))
+        if not info or info.get("state") == "removed":
+            return {}
+        if info.get("state") == "completed" and not info.get("hold"):  # nothing left to learn from Batch
+            return {"batch": {"job": info.get("batch_job_id"), "state": "completed", "pool": info.get("pool_id")}}
+        try:
+            extra = self._observe(job, info)
+        except LauncherError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Batch unreachable: the store's view still stands
+            from launcher.azure.errors import redact
+
+            extra = {"batch": {"job": info.get("batch_job_id"), "error": redact(str(exc).splitlines()[0])[:300]}}
+        with self._lock:
+            self._seen[job] = (time.monotonic(), extra)
+        return extra
+
+    def _observe(self, job: str, info: dict) -> dict:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        job_id = info["batch_job_id"]
+        batch = {"job": job_id, "pool": info.get("pool_id"), "hold": bool(info.get("hold"))}
+        if info.get("estimate"):
+            batch["estimate"] = info["estimate"]
+        try:
+            bjob = self.client.get_job(job_id)
+        except ResourceNotFoundError:
+            batch["state"] = "deleted"
+            return {"batch": batch}
+        batch["state"] = _s(bjob.state)
+        pool_id = getattr(bjob.execution_info, "pool_id", None) or info.get("pool_id")
+        batch["pool"] = pool_id
+        extra: dict = {"batch": batch}
+        sched = getattr(bjob.execution_info, "scheduling_error", None)
+        waiting_code = sched.code if sched is not None and sched.code else None
+        if pool_id and not waiting_code:
+            try:
+                pool = self.client.get_pool(pool_id)
+                errors = [e.code for e in (pool.resize_errors or []) if e.code]
+                batch["nodes"] = {"dedicated": pool.current_dedicated_nodes, "spot": pool.current_low_priority_nodes,
+                                  "target_dedicated": pool.target_dedicated_nodes,
+                                  "target_spot": pool.target_low_priority_nodes}
+                if errors:
+                    batch["resize_errors"] = errors
+                    current = (pool.current_dedicated_nodes or 0) + (pool.current_low_priority_nodes or 0)
+                    if current == 0 or any("Quota" in c for c in errors):
+                        waiting_code = errors[0]
+                batch["pool_state"] = _s(pool.state)
+            except ResourceNotFoundError:
+                batch["pool_state"] = "deleted"
+        if waiting_code:
+            from launcher.azure.errors import QUOTA_CODES
+
+            kind = "quota" if waiting_code in QUOTA_CODES or "Quota" in waiting_code else "nodes"
+            extra["waiting"] = f"waiting: {kind} ({waiting_code})"
+        self._reconcile_runs(job_id)
+        if batch["state"] == "completed" and info.get("state") != "completed":
+            info.update(state="completed", pool_id=pool_id)
+            self.store.write_json(batch_key(job), info)
+        if batch.get("hold") and batch.get("pool_state") not in (None, "deleted"):
+            extra["note"] = (f"pool {pool_id} is held after the job (hold: true); delete it with "
+                             f"`launcher pool delete {job}`")
+        return extra
+
+    def _reconcile_runs(self, job_id: str) -> None:
+        for task in self.client.list_tasks(job_id, select=["id", "state", "executionInfo"]):
+            state = _s(task.state)
+            run = run_of_task(task.id)
+            if state not in ("completed", "active"):
+                continue
+            rec = self.store.read_json(R.run_key(run))
+            if not rec:
+                continue
+            ex = task.execution_info
+            if state == "completed" and rec.get("status") in (R.QUEUED, R.RUNNING):
+                failure = getattr(ex, "failure_info", None)
+                if failure is None and rec.get("status") == R.RUNNING:
+                    continue  # the agent's last write is on its way
+                msg = f"{failure.code}: {failure.message}" if failure is not None else "the task ended without a report"
+                rec.update(status=R.FAILED, ended=R.now_iso(), exit_code=getattr(ex, "exit_code", None),
+                           error=f"Batch: {msg}")
+                self.store.write_json(R.run_key(run), rec)
+            elif state == "active" and rec.get("status") == R.LOST:
+                rec.update(status=R.QUEUED, ended=None, error="", previous_error="requeued by Batch")
+                self.store.write_json(R.run_key(run), rec)
+
+
+def _s(value) -> str:
+    """An SDK enum member as its service string ('completed'), None as ''."""
+    return "" if value is None else str(getattr(value, "value", value))

@@ -1,0 +1,333 @@
+"""The store in an Azure Blob container: the same key layout as the folder store (see store/base.py).
+
+    AzureBlobStore("https://acct.blob.core.windows.net/launcher", credential)   # the launcher's side
+    AzureBlobStore.from_url("https://acct.blob.core.windows.net/launcher?<SAS>")  # an agent on a node
+
+Blob writes are atomic (a reader sees the old or the new blob, never a mix). Counters are a read, then a write
+guarded by the blob's ETag (If-Match): of two racing writers one gets 412 and tries again, so a number is never
+handed out twice. Many small objects (a 10,000-run job's run records) go up in parallel threads; a large one
+(the code snapshot) in parallel blocks, with a progress bar on a terminal. The Azure SDK is imported here only.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from launcher.diagnostics import LauncherError
+from launcher.store.base import Store
+from launcher.store.local import validate_counter, validate_key
+
+#: Blobs bigger than this are uploaded in parallel blocks.
+BLOCK_PARALLEL_THRESHOLD = 8 * 1024 * 1024
+UPLOAD_THREADS = 16
+COUNTER_ATTEMPTS = 500
+_SERVICE = "Azure Blob Storage"
+
+
+def _strip_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _transport(pool_size: int):
+    """A requests session whose connection pool fits our upload threads (the default pool holds 10)."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=False, connection_timeout=20, read_timeout=120)
+
+
+class AzureBlobStore(Store):
+    def __init__(self, container_url: str, credential=None, *, create_container: bool = True,
+                 retry_total: int | None = None, retry_backoff_factor: float | None = None) -> None:
+        from azure.storage.blob import ContainerClient
+
+        self.url = _strip_query(container_url)
+        self.description = f"blob container {self.url}"
+        self.credential = credential
+        self.has_sas = "sig=" in urlsplit(container_url).query
+        # A SAS-scoped store (an agent on a node) may not create containers; the launcher's may.
+        self._may_create = create_container and not self.has_sas
+        kwargs = {"transport": _transport(UPLOAD_THREADS + 4)}
+        if retry_total is not None:
+            kwargs["retry_total"] = retry_total
+        if retry_backoff_factor is not None:
+            kwargs["retry_backoff_factor"] = retry_backoff_factor
+        if self.has_sas:
+            self.container = ContainerClient.from_container_url(container_url, **kwargs)
+        else:
+            self.container = ContainerClient.from_container_url(self.url, credential=credential, **kwargs)
+        self._created = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> "AzureBlobStore":
+        """A container URL with a SAS (used as is) or without one (credential from the environment)."""
+        if "sig=" in urlsplit(url).query:
+            return cls(url)
+        from launcher.azure.credentials import storage_credential_from_env
+
+        return cls(url, storage_credential_from_env(url))
+
+    def __repr__(self) -> str:
+        return f"AzureBlobStore({self.url!r})"
+
+    # -- plumbing -----------------------------------------------------------------------------------------
+    def _error(self, exc: BaseException, doing: str) -> LauncherError:
+        from launcher.azure.errors import to_launcher_error
+
+        return to_launcher_error(exc, service=_SERVICE, where=self.url, doing=doing)
+
+    def _call(self, fn, doing: str):
+        """fn() with SDK errors as LauncherErrors; creates a missing container once (launcher side only)."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        from launcher.azure.errors import error_code
+
+        try:
+            return fn()
+        except ResourceNotFoundError as exc:
+            if error_code(exc) == "ContainerNotFound" and self._may_create and not self._created:
+                self.ensure_container()
+                try:
+                    return fn()
+                except AzureError as again:
+                    raise self._error(again, doing) from None
+            raise self._error(exc, doing) from None
+        except AzureError as exc:
+            raise self._error(exc, doing) from None
+
+    def ensure_container(self) -> None:
+        from azure.core.exceptions import AzureError, ResourceExistsError
+
+        with self._lock:
+            if self._created:
+                return
+            try:
+                self.container.create_container()
+            except ResourceExistsError:
+                pass
+            except AzureError as exc:
+                raise self._error(exc, "creating the container") from None
+            self._created = True
+
+    def blob(self, key: str):
+        return self.container.get_blob_client(validate_key(key))
+
+    # -- primitives ---------------------------------------------------------------------------------------
+    def read_bytes(self, key: str) -> bytes | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blob = self.blob(key)
+
+        def read():
+            try:
+                return blob.download_blob(max_concurrency=4).readall()
+            except ResourceNotFoundError:
+                return None
+
+        return self._call(read, f"reading {key}")
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self.upload(key, data)
+
+    def upload(self, key: str, data: bytes, *, if_absent: bool = False, progress=None) -> int:
+        """Put data at key; returns the bytes sent (0 when if_absent and the blob exists already).
+
+        progress: optional callable(bytes_done, bytes_total) for large uploads."""
+        from azure.core.exceptions import ResourceExistsError
+
+        blob = self.blob(key)
+        data = bytes(data)
+        kwargs = {"overwrite": not if_absent}
+        if len(data) > BLOCK_PARALLEL_THRESHOLD:
+            kwargs.update(max_concurrency=4)
+        if progress is not None:
+            kwargs["progress_hook"] = lambda done, total: progress(done, total or len(data))
+
+        def put():
+            # A content-addressed blob that is there already is this one: a HEAD is cheaper than sending it
+            # all to be refused (If-None-Match still guards the race of two launches uploading it at once).
+            if if_absent and blob.exists():
+                return 0
+            try:
+                blob.upload_blob(data, **kwargs)
+            except ResourceExistsError:  # if_absent: content-addressed, the blob that is there is this one
+                if not if_absent:
+                    raise
+                return 0
+            return len(data)
+
+        return self._call(put, f"writing {key}")
+
+    def exists(self, key: str) -> bool:
+        blob = self.blob(key)
+        return self._call(lambda: blob.exists(), f"looking for {key}")
+
+    def list(self, prefix: str) -> list[str]:
+        validate_key(prefix, allow_empty=True)
+        from azure.core.exceptions import ResourceNotFoundError
+
+        def names():
+            try:
+                return sorted(self.container.list_blob_names(name_starts_with=prefix or None))
+            except ResourceNotFoundError:  # no container yet: nothing in it
+                return []
+
+        return self._call(names, f"listing {prefix or 'the container'}")
+
+    def delete(self, key: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blob = self.blob(key)
+
+        def remove():
+            try:
+                blob.delete_blob()
+            except ResourceNotFoundError:
+                pass
+
+        self._call(remove, f"deleting {key}")
+
+    def next_number(self, counter: str) -> int:
+        return self.next_numbers(counter, 1)[0]
+
+    def next_numbers(self, counter: str, count: int) -> range:
+        """count consecutive numbers in one compare-and-swap of counters/<counter> (retried on 412/409)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+
+        validate_counter(counter)
+        if count < 0:
+            raise ValueError(f"count must be >= 0, not {count}")
+        key = f"counters/{counter}"
+        blob = self.blob(key)
+
+        def attempt():
+            try:
+                return draw()
+            except (ResourceModifiedError, ResourceExistsError):  # lost the race (412, or 409 on create)
+                return None
+
+        def draw():
+            try:
+                downloader = blob.download_blob()
+            except ResourceNotFoundError as exc:
+                from launcher.azure.errors import error_code
+
+                if error_code(exc) == "ContainerNotFound":
+                    raise
+                if count:  # create it; If-None-Match: * makes a racing creator get 409
+                    blob.upload_blob(f"{count}\n".encode(), overwrite=False)
+                return range(1, count + 1)
+            text = downloader.readall().decode("utf-8", "replace").strip()
+            if not text.isdigit():
+                raise LauncherError(f"counter blob {key} in {self.url} holds {text[:40]!r}, not a number",
+                                    hint="restore it to the highest number already used (e.g. the last job "
+                                         "number); the launcher never hands out a number twice, so it will not "
+                                         "guess")
+            current = int(text)
+            if count:
+                blob.upload_blob(f"{current + count}\n".encode(), overwrite=True, etag=downloader.properties.etag,
+                                 match_condition=MatchConditions.IfNotModified)
+            return range(current + 1, current + count + 1)
+
+        for n in range(COUNTER_ATTEMPTS):
+            got = self._call(attempt, f"incrementing {key}")
+            if got is not None:
+                return got
+            # Another writer moved the counter first: back off a little, with jitter, and read it again.
+            time.sleep(random.uniform(0, min(0.2, 0.002 * (2 ** min(n, 7)))))
+        raise LauncherError(f"could not increment {key} in {self.url} after {COUNTER_ATTEMPTS} attempts",
+                            hint="too many launchers are drawing numbers at once; try again")
+
+    # -- bulk and files -----------------------------------------------------------------------------------
+    def write_many(self, items, *, threads: int = UPLOAD_THREADS, label: str = "uploading") -> int:
+        """Upload many (key, bytes) pairs in parallel threads; returns the byte count. Shows a progress bar on
+        a terminal. The first failure is raised after the others finished."""
+        items = list(items)
+        if not items:
+            return 0
+        if len(items) == 1:
+            self.write_bytes(*items[0])
+            return len(items[0][1])
+        total = 0
+        with _Progress(len(items), label) as bar, ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+            futures = [pool.submit(self.write_bytes, key, data) for key, data in items]
+            error = None
+            for fut, (_key, data) in zip(futures, items):
+                try:
+                    fut.result()
+                    total += len(data)
+                except BaseException as exc:  # noqa: BLE001 - keep the first, let the rest finish
+                    error = error or exc
+                bar.advance()
+            if error is not None:
+                raise error
+        return total
+
+    def put_file(self, key: str, path: Path) -> None:
+        path = Path(path)
+        blob = self.blob(key)
+
+        def put():
+            with open(path, "rb") as fh:
+                blob.upload_blob(fh, overwrite=True, length=path.stat().st_size, max_concurrency=4)
+
+        self._call(put, f"uploading {path.name} to {key}")
+
+    def get_file(self, key: str, dest: Path) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        dest = Path(dest)
+        blob = self.blob(key)
+
+        def get():
+            try:
+                downloader = blob.download_blob(max_concurrency=4)
+            except ResourceNotFoundError:
+                return False
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            with open(tmp, "wb") as fh:
+                downloader.readinto(fh)
+            tmp.replace(dest)
+            return True
+
+        return self._call(get, f"downloading {key}")
+
+
+class _Progress:
+    """A rich progress bar on stderr while many objects go up (only on a terminal)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.progress, self.task = total, label, None, None
+
+    def __enter__(self) -> "_Progress":
+        if self.total >= 50 and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
+                                     console=Console(stderr=True), transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task)
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
