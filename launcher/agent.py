@@ -1,0 +1,341 @@
+"""The agent: runs one child run on a node, with nothing but the store.
+
+    python -m launcher.agent --store STORE JOB RUN [--work DIR] [--node NAME]
+
+1. reads jobs/<job>/plan.json and the run's record, marks the run running (node, host, pid, start);
+2. fetches code/<sha256>.zip (cached per work folder) and unpacks it into <work>/<run>/code;
+3. writes launched_job_spec.yaml and, when HPs were chosen, downloaded_hp_config.yaml
+   (`hyperparameter-runset: {name: value}`, the rl_nexus contract) beside it;
+4. runs `python -m launcher run launched_job_spec.yaml --seed N --run-name RUN [--hp-config FILE] [--set K=V…]`
+   (which runs the project's run_command when one is configured) with cwd <work>/<run>/code, so
+   `../results` is <work>/<run>/results;
+5. every few seconds mirrors changed files under ../results to runs/<run>/mirrored/, copies console.txt,
+   metrics.jsonl and summary.json beside run.json, refreshes the heartbeat and latest metrics, and stops the
+   run when jobs/<job>/cancel appears; once more at the end;
+6. writes the final state: completed (exit 0), failed (other exit codes, with the console tail) or cancelled.
+
+The local backend calls run_child() in threads of its supervisor; on Azure Batch each task runs this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from launcher.jobs import records as R
+from launcher.package import extract_snapshot
+
+DEFAULT_MIRROR_INTERVAL = 3.0
+HP_FILE = "downloaded_hp_config.yaml"  # rl_nexus's name for a run's HP values
+_FETCH_LOCK = threading.Lock()
+# Files copied beside run.json (besides mirrored/), so monitoring finds them even when experiment_path is
+# outside ../results.
+_RESULT_FILES = ("metrics.jsonl", "summary.json", "repro_spec.yaml")
+
+
+def open_store(url: str):
+    """A store from a folder path (local store) or an https:// blob container URL (Azure)."""
+    from launcher.store import open_store as _open
+
+    return _open(url if "://" in url else Path(url).resolve())
+
+
+class _Mirror:
+    """Uploads the files under a folder that changed since the last pass (size or mtime)."""
+
+    def __init__(self, store, root: Path, prefix: str) -> None:
+        self.store, self.root, self.prefix = store, root, prefix
+        self.seen: dict[str, tuple[int, int]] = {}
+        self.uploaded_bytes = 0
+
+    def sync(self) -> int:
+        if not self.root.is_dir():
+            return 0
+        count = 0
+        for dirpath, _dirs, files in os.walk(self.root):
+            for fname in files:
+                path = Path(dirpath) / fname
+                try:
+                    st = path.stat()
+                except FileNotFoundError:  # written and removed between walk and stat
+                    continue
+                rel = path.relative_to(self.root).as_posix()
+                stamp = (st.st_size, st.st_mtime_ns)
+                if self.seen.get(rel) == stamp:
+                    continue
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    continue
+                self.store.write_bytes(f"{self.prefix}{rel}", data)
+                self.seen[rel] = stamp
+                self.uploaded_bytes += len(data)
+                count += 1
+        return count
+
+
+def read_tail(path: Path, lines: int = R.CONSOLE_TAIL_LINES, max_bytes: int = 16384) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            data = fh.read()
+    except OSError:
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+def latest_metrics(metrics_path: Path) -> tuple[dict, int | None]:
+    """XT-style names of the latest value of every metric per stage (s1-rew, s1-hrs, …) and the last iteration.
+
+    Each metrics.jsonl line is one report: {"stage": 1, "iteration": 5000, "hours": 0.06, "<metric>": value}."""
+    out: dict = {}
+    iters = None
+    try:
+        text = metrics_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return out, iters
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written right now
+        if not isinstance(row, dict):
+            continue
+        stage = row.get("stage", 1)
+        prefix = stage if isinstance(stage, str) and stage.startswith("s") else f"s{stage}"
+        for key in ("iteration", "iters", "iter", "step"):
+            if isinstance(row.get(key), int):
+                iters = row[key]
+                break
+        values = dict(row["metrics"]) if isinstance(row.get("metrics"), dict) else {
+            k: v for k, v in row.items() if k not in ("stage", "iteration", "iters", "iter", "step", "time", "hours")}
+        if isinstance(row.get("hours"), (int, float)):
+            out[f"{prefix}-hrs"] = row["hours"]
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[f"{prefix}-{key}"] = value
+    return out, iters
+
+
+def build_argv(plan: dict, child: dict, *, has_hp_file: bool) -> list[str]:
+    """`launcher run` on the launched runspec. It runs the project's run_command itself when one is configured
+    (the snapshot carries the project's pyproject.toml), so both paths get the seed, HPs and overrides."""
+    argv = [sys.executable, "-m", "launcher", "run", "launched_job_spec.yaml", "--seed", str(child["seed"]),
+            "--run-name", child["name"]]
+    if has_hp_file:
+        argv += ["--hp-config", HP_FILE]
+    for key, value in (plan.get("overrides") or {}).items():
+        argv += ["--set", f"{key}={value}"]
+    return argv
+
+
+_CODE_CACHE: dict[str, bytes] = {}
+
+
+def _fetch_code(store, code_key: str) -> bytes:
+    """The code zip, fetched once per process (the local supervisor runs every child of a job in one)."""
+    with _FETCH_LOCK:
+        if code_key not in _CODE_CACHE:
+            data = store.read_bytes(code_key)
+            if data is None:
+                raise RuntimeError(f"code snapshot {code_key} is not in the store")
+            _CODE_CACHE[code_key] = data
+        return _CODE_CACHE[code_key]
+
+
+def _kill_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = None,
+              cancel_event: threading.Event | None = None, mirror_interval: float = DEFAULT_MIRROR_INTERVAL,
+              poll: float = 0.1, plan: dict | None = None, launched_spec: bytes | None = None) -> dict:
+    """Run one child run to its end; returns its final run record (also written to the store)."""
+    cancel_event = cancel_event or threading.Event()
+    plan = plan or store.read_json(R.job_key(job, "plan.json"))
+    if not plan:
+        raise RuntimeError(f"{job} has no plan in the store")
+    child = next((c for c in plan["children"] if c["name"] == run), None)
+    if child is None:
+        raise RuntimeError(f"{run} is not a run of {job}")
+    key = R.run_key(run)
+    rec = store.read_json(key) or R.new_run_record(run=run, job=job, workspace=plan["workspace"],
+                                                   parent=child["parent"], index=child["index"],
+                                                   node=f"node{child['node']}", hparams=child["hparams"],
+                                                   seed=child["seed"])
+    if rec.get("status") in R.FINAL_STATES:  # cancelled while it waited for a slot
+        return rec
+    if cancel_event.is_set() or store.exists(R.job_key(job, "cancel")):
+        rec.update(status=R.CANCELLED, ended=R.now_iso(), error="cancelled before it started")
+        store.write_json(key, rec)
+        return rec
+
+    rec.update(status=R.RUNNING, started=R.now_iso(), host=R.hostname(), agent_pid=os.getpid(),
+               node=node or rec.get("node"), heartbeat=R.now_iso())
+    store.write_json(key, rec)
+    workdir = Path(work_root) / run
+    code_dir, results_dir = workdir / "code", workdir / "results"
+    console = workdir / "console.txt"
+    proc = None
+    cancelled = False
+    try:
+        if workdir.exists():  # a retried run starts clean
+            shutil.rmtree(workdir)
+        code_dir.mkdir(parents=True)
+        results_dir.mkdir()
+        extract_snapshot(_fetch_code(store, plan["code_key"]), code_dir)
+        spec_bytes = launched_spec if launched_spec is not None else store.read_bytes(
+            R.job_key(job, "launched_job_spec.yaml"))
+        if spec_bytes is None:
+            raise RuntimeError(f"{job} has no launched_job_spec.yaml in the store")
+        (code_dir / "launched_job_spec.yaml").write_bytes(spec_bytes)
+        has_hp = bool(child["hparams"]) and bool(plan.get("hp_tuning"))
+        if has_hp:
+            from launcher.runtime.hpconfig import render_hp_config
+
+            (code_dir / HP_FILE).write_text(render_hp_config(child["hparams"]), encoding="utf-8")
+        argv = build_argv(plan, child, has_hp_file=has_hp)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", LAUNCHER_JOB=job, LAUNCHER_RUN=run,
+                   XT_RUN_NAME=run)  # XT_RUN_NAME: an rl_nexus run.py executes instead of launching again
+        with open(console, "wb") as out:
+            proc = subprocess.Popen(argv, cwd=code_dir, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        rec.update(pid=proc.pid, command=argv)
+        store.write_json(key, rec)
+
+        exp_dir = (code_dir / plan.get("experiment_path", "../results")).resolve()
+        mirror = _Mirror(store, results_dir, R.run_key(run, "mirrored/"))
+        console_mirror = _Mirror(store, workdir, R.run_key(run, ""))
+        extras = _Mirror(store, exp_dir, R.run_key(run, ""))
+
+        def publish(final: bool) -> None:
+            mirror.sync()
+            _sync_named(console_mirror, ("console.txt",))
+            _sync_named(extras, _RESULT_FILES)
+            metrics, iters = latest_metrics(exp_dir / "metrics.jsonl")
+            rec.update(metrics=metrics, iters=iters, heartbeat=R.now_iso(), console_tail=read_tail(console))
+            if final:
+                summary = _read_json(exp_dir / "summary.json") or {}
+                if isinstance(summary.get("hpmax"), (int, float)):
+                    rec["hpmax"] = summary["hpmax"]
+                elif metrics:  # rl_nexus: hpmax is the first metric of the last stage
+                    rec["hpmax"] = _first_metric_of_last_stage(exp_dir / "metrics.jsonl")
+            store.write_json(key, rec)
+
+        next_tick = time.monotonic() + mirror_interval
+        while proc.poll() is None:
+            if cancel_event.wait(poll):
+                cancelled = True
+                _kill_group(proc)
+                break
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + mirror_interval
+                if store.exists(R.job_key(job, "cancel")):
+                    cancelled = True
+                    _kill_group(proc)
+                    break
+                publish(final=False)
+        rc = proc.wait()
+        if rc != 0 and not cancelled and (cancel_event.is_set() or store.exists(R.job_key(job, "cancel"))):
+            cancelled = True  # killed by `launcher cancel` (or the supervisor stopping) before we noticed
+        publish(final=True)
+        if cancelled:
+            rec.update(status=R.CANCELLED, error="cancelled by `launcher cancel`")
+        elif rc == 0:
+            rec.update(status=R.COMPLETED)
+        else:
+            rec.update(status=R.FAILED, error=f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}")
+        rec.update(exit_code=rc, ended=R.now_iso())
+    except Exception as exc:  # noqa: BLE001 - any failure of this run is recorded, the job goes on
+        if proc is not None and proc.poll() is None:
+            _kill_group(proc)
+        rec.update(status=R.FAILED, ended=R.now_iso(), error=f"agent: {exc}",
+                   console_tail=read_tail(console) or f"agent: {exc}")
+    store.write_json(key, rec)
+    if rec["status"] == R.COMPLETED:
+        # Everything worth keeping is in the store now; a failed run's folder stays for a post-mortem.
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rec
+
+
+def _sync_named(mirror: _Mirror, names) -> None:
+    for name in names:
+        path = mirror.root / name
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamp = (st.st_size, st.st_mtime_ns)
+        if mirror.seen.get(name) != stamp:
+            mirror.store.write_bytes(mirror.prefix + name, path.read_bytes())
+            mirror.seen[name] = stamp
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _first_metric_of_last_stage(path: Path):
+    last = None
+    try:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                last = row
+    except OSError:
+        return None
+    if not last:
+        return None
+    values = last["metrics"] if isinstance(last.get("metrics"), dict) else last
+    for key, value in values.items():
+        if key not in ("stage", "iteration", "iters", "hours", "time") and isinstance(value, (int, float)):
+            return value
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m launcher.agent", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", required=True, help="store folder or blob container URL")
+    parser.add_argument("--work", default=".", help="folder for run folders (default: current folder)")
+    parser.add_argument("--node", default=None, help="node name recorded with the run")
+    parser.add_argument("--mirror-interval", type=float, default=DEFAULT_MIRROR_INTERVAL)
+    parser.add_argument("job")
+    parser.add_argument("run")
+    args = parser.parse_args(argv)
+    store = open_store(args.store)
+    stop = threading.Event()
+    # Batch terminates tasks with SIGTERM: record the run as cancelled rather than lost.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    rec = run_child(store, args.job, args.run, work_root=Path(args.work), node=args.node, cancel_event=stop,
+                    mirror_interval=args.mirror_interval)
+    print(f"{args.run}: {rec['status']}" + (f" ({rec['error']})" if rec.get("error") else ""))
+    return 0 if rec["status"] == R.COMPLETED else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Backends by name. Imported lazily: the Azure backend pulls in the Azure SDK only when it is used."""
+
+from __future__ import annotations
+
+import importlib
+
+from launcher.diagnostics import LauncherError
+
+# name -> "module:Class"
+BACKENDS = {
+    "local": "launcher.backends.local:LocalBackend",
+    "azure-batch": "launcher.backends.azure_batch:AzureBatchBackend",
+}
+
+
+def backend_class(name: str):
+    if name not in BACKENDS:
+        from launcher.diagnostics import did_you_mean
+
+        raise LauncherError(f"unknown backend '{name}'",
+                            hint=did_you_mean(name, BACKENDS) or f"known backends: {', '.join(sorted(BACKENDS))}")
+    module_name, _, cls_name = BACKENDS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == module_name or exc.name.split(".")[0] == "azure"):
+            raise LauncherError(f"backend '{name}' is not available here ({exc.name} is missing)",
+                                hint="install the Azure extras: pip install 'runspec-launcher[azure]'"
+                                if name == "azure-batch" else "") from None
+        raise
+    return getattr(module, cls_name)
+
+
+def open_store(target, config):
+    """The store that holds the jobs of `target`."""
+    return backend_class(target.backend).open_store(target, config)
+
+
+def get_backend(target, store=None, config=None):
+    """The backend of a config Target, bound to its store."""
+    cls = backend_class(target.backend)
+    if store is None:
+        store = cls.open_store(target, config)
+    return cls(target, store, config)
+
+
+def store_for(config, name: str | None = None, *, target: str | None = None):
+    """The store holding job/run `name`: the --target's, else the local one, else the target its ledger row
+    names. Returns (store, Target); LauncherError when no store knows it."""
+    from launcher.jobs import records as R
+
+    if target:
+        tgt = config.target(target)
+        return open_store(tgt, config), tgt
+    local = config.target("local")
+    store = open_store(local, config)
+    if name is None:
+        return store, local
+    run = name.split("/")[-1]
+    key = R.job_key(run, "job.json") if run.startswith("job") else R.run_key(run)
+    if store.exists(key):
+        return store, local
+    job = run if run.startswith("job") else None
+    if job:
+        try:
+            from launcher import ledger as L
+
+            row = next((r for r in L.rows(L.parse_ledger(config.ledger_path)) if r.job == job), None)
+        except (ImportError, AttributeError, LauncherError, OSError):
+            row = None
+        if row is not None and row.target in config.targets and row.target != "local":
+            tgt = config.target(row.target)
+            return open_store(tgt, config), tgt
+    what = "job" if job else "run"
+    raise LauncherError(f"no {what} '{name}' in the store of target local ({store.description})",
+                        hint=f"`launcher jobs` lists the jobs; add --target NAME for a {what} on another target")

@@ -1,0 +1,75 @@
+"""The backend interface: four methods. Everything a backend shares (queued run records, reading runs, cancel
+markers, status) is written once here, on top of the store; a backend only starts and stops work.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from launcher.jobs import records as R
+from launcher.jobs.plan import JobPlan
+
+
+class Backend(ABC):
+    """Runs the child runs of a JobPlan somewhere; the store holds every record."""
+
+    name = ""
+
+    def __init__(self, target, store, config) -> None:
+        self.target = target  # launcher.config.Target
+        self.store = store
+        self.config = config
+
+    @classmethod
+    def open_store(cls, target, config):
+        """The store this target's jobs live in. The local folder store unless a backend says otherwise."""
+        from launcher.store.local import LocalStore
+
+        return LocalStore(config.store_dir)
+
+    # -- the interface -----------------------------------------------------------------------------------
+    @abstractmethod
+    def submit(self, plan: JobPlan) -> None:
+        """Start the job (the job record, plan and queued run records are already in the store).
+        Raises LauncherError when the work could not be handed over."""
+
+    def status(self, job: str) -> dict:
+        from launcher.jobs.status import job_summary
+
+        return job_summary(self.store, job)
+
+    def runs(self, job: str) -> list[dict]:
+        from launcher.jobs.status import read_runs
+
+        return read_runs(self.store, job)
+
+    def cancel(self, job: str) -> list[str]:
+        """Ask the job to stop and stop what this backend can reach; returns the runs marked cancelled."""
+        from launcher.jobs.status import child_names, mark_unfinished
+
+        names = child_names(self.store, job)
+        live = [n for n in names if (self.store.read_json(R.run_key(n)) or {}).get("status") not in R.FINAL_STATES]
+        self.request_cancel(job)
+        self._stop(job)
+        mark_unfinished(self.store, job, R.CANCELLED, "cancelled by `launcher cancel`")
+        return [n for n in live if (self.store.read_json(R.run_key(n)) or {}).get("status") == R.CANCELLED]
+
+    # -- shared plumbing ---------------------------------------------------------------------------------
+    def _stop(self, job: str) -> None:
+        """Backend hook: stop the processes/tasks of a job (after the cancel marker is written)."""
+
+    def request_cancel(self, job: str) -> None:
+        # Agents poll this marker, wherever they run, so a cancel reaches them without a connection.
+        self.store.write_text(R.job_key(job, "cancel"), R.now_iso() + "\n")
+
+    def record_queued(self, plan: JobPlan) -> None:
+        """run.json of every parent and child as queued, so monitoring shows the whole job at once."""
+        for node, parent in enumerate(plan.parents):
+            self.store.write_json(R.run_key(parent), {
+                "run": parent, "job": plan.job, "workspace": plan.workspace, "parent": None, "node": f"node{node}",
+                "status": R.QUEUED, "children": [c.name for c in plan.children_of(parent)], "queued": R.now_iso(),
+            })
+        for child in plan.children:
+            self.store.write_json(R.run_key(child.name), R.new_run_record(
+                run=child.name, job=plan.job, workspace=plan.workspace, parent=child.parent, index=child.index,
+                node=f"node{child.node}", hparams=child.hparams, seed=child.seed))

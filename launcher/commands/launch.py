@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+HELP = "launch a runspec as a job (validate, lint, snapshot the code, submit, record in jobs.md)"
+DESCRIPTION = """\
+Launch a runspec whose job_launcher section is enabled: validate and lint it (errors stop, warnings are
+shown), snapshot the code that git tracks, number the job and its runs, submit it to the compute target,
+and add its row to the jobs.md ledger. Prints what XT printed:
+
+  job12, target: local, creating parent runs: 5/5, uploading 37 code files (zipped), ws1/run41, ..., job submitted
+
+Then follows the job with a live progress bar and prints the runs table, unless --detach. Ctrl-C stops
+following, not the job (`launcher cancel JOB` stops the job). The same runspec content at the same commit
+on the same target is launched once: a second launch reports the existing job and exits 0 (--force
+launches again).
+
+  launcher launch runspecs/xt_walk_through.yaml
+  launcher launch runspecs/random_search.yaml --target local --detach --format json
+"""
+
+
+def configure(parser) -> None:
+    from launcher.commands._options import add_component_roots, add_format, add_project, add_set
+
+    parser.add_argument("runspec", metavar="RUNSPEC", help="the runspec file (YAML)")
+    parser.add_argument("--target", default=None, metavar="NAME",
+                        help="compute target (default: the runspec's job_launcher.compute_target)")
+    add_set(parser)
+    parser.add_argument("--detach", action="store_true", help="return after submission; the job keeps running")
+    parser.add_argument("--force", action="store_true", help="launch even if this content was already launched")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="launch with uncommitted changes (the job records the dirty files)")
+    parser.add_argument("--origin", default=None, metavar="TEXT",
+                        help="who/what launched it, for the ledger (default: 'local: <user>')")
+    parser.add_argument("--ledger-row-out", default=None, metavar="FILE",
+                        help="also write the job's ledger row as JSON to FILE (for CI steps)")
+    add_component_roots(parser)
+    add_project(parser)
+    add_format(parser, "text", "json", "markdown")
+
+
+def run(args) -> int:
+    import sys
+
+    from launcher.commands._options import parse_overrides
+    from launcher.config import load_config
+    from launcher.launch import launch
+    from launcher.report import jobs as report
+
+    cfg = load_config(project=args.project) if args.project else load_config()
+    text = args.format == "text"
+    printed: list[str] = []
+    shown_diagnostics: list[bool] = []
+
+    def on_event(kind: str, value) -> None:
+        # XT's launch line, piece by piece as the launch proceeds.
+        if not text:
+            return
+        if kind == "diagnostics":  # warnings, before anything else happens
+            from launcher.report.text import render_diagnostic
+
+            sys.stderr.write("".join(render_diagnostic(d) for d in value))
+            shown_diagnostics.append(True)
+            return
+        sys.stdout.write(("" if not printed else ", ") + report.launch_fragment(kind, value))
+        printed.append(kind)
+        if kind == "submitted":
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    try:
+        result = launch(args.runspec, config=cfg, target=args.target, overrides=parse_overrides(args.overrides),
+                        component_roots=args.component_roots, force=args.force, allow_dirty=args.allow_dirty,
+                        origin=args.origin, on_event=on_event)
+    except BaseException:
+        if printed and printed[-1] != "submitted":
+            sys.stdout.write("\n")
+        raise
+    if args.ledger_row_out and result.ledger_row is not None:
+        from launcher.runtime.files import write_json_atomic
+
+        write_json_atomic(args.ledger_row_out, result.ledger_row)
+    if result.status == "launched" and not args.detach:
+        if text:
+            sys.stdout.write(report.render_launch_text(result, line_printed=True, diagnostics_printed=True))
+            sys.stdout.flush()
+        interrupted = _follow(result, cfg, show_progress=text)
+        if interrupted:
+            sys.stderr.write(f"stopped following; {result.job} keeps running "
+                             f"(`launcher status {result.job}`, `launcher cancel {result.job}`)\n")
+            return 0
+        if text:
+            sys.stdout.write(report.render_runs_text(result.run_records))
+            sys.stdout.write(report.summary_line(result.summary) + "\n")
+    elif text:
+        sys.stdout.write(report.render_launch_text(result, line_printed=bool(printed),
+                                                     diagnostics_printed=bool(shown_diagnostics)))
+    if args.format == "json":
+        sys.stdout.write(report.to_json(result.to_dict()))
+    elif args.format == "markdown":
+        sys.stdout.write(report.render_launch_markdown(result))
+    return result.exit_code()
+
+
+def _follow(result, cfg, *, show_progress: bool) -> bool:
+    """Follow the job to its end; True when the user pressed Ctrl-C (the job goes on)."""
+    from launcher.backends import open_store
+    from launcher.jobs.status import read_runs, wait_for_job
+    from launcher.launch import update_ledger_status
+    from launcher.report.jobs import JobProgress
+
+    store = open_store(cfg.target(result.target), cfg)
+    try:
+        with JobProgress(result.job, result.total_runs, enabled=None if show_progress else False) as bar:
+            result.summary = wait_for_job(store, result.job, poll=0.5, on_update=bar.update)
+    except KeyboardInterrupt:
+        return True
+    result.run_records = read_runs(store, result.job)
+    try:
+        update_ledger_status(cfg, result.job, result.summary)
+    except Exception:  # noqa: BLE001 - the ledger refresh is a courtesy; `launcher ledger refresh` does it too
+        pass
+    return False

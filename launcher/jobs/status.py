@@ -1,0 +1,204 @@
+"""Reading a job's state back from the store: its runs, its summary, and the detection of lost runs.
+
+Works on any store and needs no backend, so `launcher ledger refresh` can call job_summary(store, job).
+A run whose agent died cannot say so itself: a run left "running" with a stale heartbeat, or whose local
+supervisor process is gone, is marked lost here when someone looks.
+"""
+
+from __future__ import annotations
+
+import time
+
+from launcher.jobs import records as R
+
+# An agent refreshes its heartbeat every few seconds; this much silence means it is gone.
+LOST_AFTER_SECONDS = 120.0
+
+
+def read_job(store, job: str) -> dict | None:
+    return store.read_json(R.job_key(job, "job.json"))
+
+
+def child_names(store, job: str, job_record: dict | None = None) -> list[str]:
+    record = job_record if job_record is not None else read_job(store, job)
+    if record and record.get("runs"):
+        return list(record["runs"])
+    plan = store.read_json(R.job_key(job, "plan.json")) or {}
+    return [c["name"] for c in plan.get("children", [])]
+
+
+def read_runs(store, job: str, *, reconcile_lost: bool = True) -> list[dict]:
+    """The child runs of a job (run.json each), in run order; runs whose agent is gone are marked lost first."""
+    record = read_job(store, job)
+    if reconcile_lost:
+        refresh = getattr(store, "refresh_job", None)
+        if refresh is not None:  # a backend that knows more than the store (Azure Batch) folds it in first
+            refresh(job)
+            record = read_job(store, job)
+    out = []
+    for name in child_names(store, job, record):
+        rec = store.read_json(R.run_key(name))
+        out.append(rec if rec else {"run": name, "job": job, "status": R.QUEUED})
+    if reconcile_lost and record and record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
+        if _reconcile_runs(store, job, out):
+            out = [store.read_json(R.run_key(r["run"])) or r for r in out]
+    return sorted(out, key=lambda r: R.run_sort_key(r["run"]))
+
+
+def mark_unfinished(store, job: str, status: str, reason: str) -> list[str]:
+    """Give every run that has not ended the final `status`; returns their names."""
+    changed = []
+    for name in child_names(store, job):
+        rec = store.read_json(R.run_key(name))
+        if rec is None or rec.get("status") in R.FINAL_STATES:
+            continue
+        rec["status"] = status
+        rec["ended"] = R.now_iso()
+        rec["error"] = rec.get("error") or reason
+        store.write_json(R.run_key(name), rec)
+        changed.append(name)
+    _finish_job_if_done(store, job)
+    return changed
+
+
+def _supervisor_gone(store, job: str) -> bool:
+    sup = store.read_json(R.job_key(job, "supervisor.json"))
+    if not sup or sup.get("finished"):
+        return False
+    if sup.get("host") == R.hostname() and not R.pid_alive(sup.get("pid")):
+        return True
+    beat = R.parse_iso(sup.get("heartbeat"))
+    return beat is not None and time.time() - beat > LOST_AFTER_SECONDS
+
+
+def reconcile(store, job: str) -> list[str]:
+    """Mark runs lost whose agent is gone; returns the runs that changed."""
+    before = {r["run"]: r.get("status") for r in read_runs(store, job, reconcile_lost=False)}
+    after = read_runs(store, job)
+    return [r["run"] for r in after if before.get(r["run"]) != r.get("status")]
+
+
+def _reconcile_runs(store, job: str, runs: list[dict]) -> bool:
+    """Given the job's (unfinished) runs as read: mark lost what lost its agent; True when something changed."""
+    if not any(r.get("status") in (R.QUEUED, R.RUNNING) for r in runs):
+        return False
+    if _supervisor_gone(store, job):
+        return bool(mark_unfinished(store, job, R.LOST, "the job's supervisor process is gone"))
+    lost = False
+    for rec in runs:
+        if rec.get("status") != R.RUNNING:
+            continue
+        dead_here = rec.get("host") == R.hostname() and rec.get("agent_pid") and not R.pid_alive(rec["agent_pid"])
+        beat = R.parse_iso(rec.get("heartbeat"))
+        stale = beat is not None and time.time() - beat > LOST_AFTER_SECONDS
+        if dead_here or stale:
+            fresh = store.read_json(R.run_key(rec["run"])) or rec
+            if fresh.get("status") != R.RUNNING:  # it ended while we looked
+                continue
+            fresh.update(status=R.LOST, ended=R.now_iso(), error="the run's agent stopped reporting")
+            store.write_json(R.run_key(rec["run"]), fresh)
+            lost = True
+    if lost:
+        _finish_job_if_done(store, job)
+    return lost
+
+
+def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bool = False) -> dict:
+    """The job's status from its runs (pure)."""
+    counts = {s: 0 for s in R.RUN_STATES}
+    for r in runs:
+        counts[r.get("status", R.QUEUED)] = counts.get(r.get("status", R.QUEUED), 0) + 1
+    total = len(runs) or (job_record or {}).get("total_runs", 0)
+    done = sum(counts[s] for s in R.FINAL_STATES)
+    hpmaxes = [r["hpmax"] for r in runs if isinstance(r.get("hpmax"), (int, float))]
+    status = (job_record or {}).get("status", R.QUEUED)
+    if status not in (R.SUBMITTING, R.REMOVED):
+        if runs and done == len(runs):
+            if counts[R.CANCELLED] or cancel_requested:
+                status = R.CANCELLED
+            elif counts[R.COMPLETED] == len(runs):
+                status = R.COMPLETED
+            else:
+                status = R.FAILED
+        elif counts[R.RUNNING] or done:
+            status = R.RUNNING
+        else:
+            status = R.QUEUED
+    return {
+        "job": (job_record or {}).get("job"), "status": status, "runs_total": total, "runs_done": done,
+        "runs_completed": counts[R.COMPLETED], "runs_running": counts[R.RUNNING], "runs_queued": counts[R.QUEUED],
+        "runs_failed": counts[R.FAILED] + counts[R.LOST], "runs_cancelled": counts[R.CANCELLED],
+        "best_hpmax": max(hpmaxes) if hpmaxes else None,
+    }
+
+
+def job_summary(store, job_name: str) -> dict:
+    """dict(status, best_hpmax, runs_done, runs_total, …) of a job; status 'unknown' if the store has no such job."""
+    record = read_job(store, job_name)
+    if record is None:
+        return {"job": job_name, "status": "unknown", "runs_total": 0, "runs_done": 0, "best_hpmax": None}
+    # A store opened by a cloud backend (Azure Batch) carries refresh_job: it folds in what only the service
+    # knows (a quota keeping the job waiting, tasks that failed before their agent started, a held pool).
+    refresh = getattr(store, "refresh_job", None)
+    extra = refresh(job_name) if refresh is not None and record.get("status") != R.REMOVED else {}
+    runs = read_runs(store, job_name)
+    if record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
+        record = read_job(store, job_name) or record  # reconcile (or the job itself) may have finished it
+    summary = summarize(record, runs, cancel_requested=store.exists(R.job_key(job_name, "cancel")))
+    summary.update({k: record.get(k) for k in ("created", "runspec", "target", "description", "ended")})
+    if extra:
+        if extra.get("waiting") and summary["status"] == R.QUEUED:
+            summary["status"] = extra["waiting"]  # e.g. "waiting: quota (AccountCoreQuotaReached)"
+        summary.update({k: v for k, v in extra.items() if k != "waiting"})
+    return summary
+
+
+def _finish_job_if_done(store, job: str) -> None:
+    """Write the final status into job.json once every run has ended (the ledger reads it from there)."""
+    record = read_job(store, job)
+    if not record or record.get("status") in (R.SUBMITTING, R.REMOVED):
+        return
+    runs = [store.read_json(R.run_key(n)) or {"status": R.QUEUED} for n in child_names(store, job, record)]
+    summary = summarize(record, runs, cancel_requested=store.exists(R.job_key(job, "cancel")))
+    if summary["status"] in R.FINAL_STATES and record.get("status") != summary["status"]:
+        record.update(status=summary["status"], ended=record.get("ended") or R.now_iso(),
+                      best_hpmax=summary["best_hpmax"])
+        store.write_json(R.job_key(job, "job.json"), record)
+        # Parent runs (one per node) end with their children: completed if all of theirs did.
+        by_name = dict(zip(child_names(store, job, record), runs))
+        for parent in record.get("parents") or []:
+            prec = store.read_json(R.run_key(parent))
+            if not prec or prec.get("status") in R.FINAL_STATES:
+                continue
+            mine = [by_name.get(c, {}) for c in prec.get("children") or []]
+            ok = all(c.get("status") == R.COMPLETED for c in mine)
+            prec.update(status=R.COMPLETED if ok else summary["status"], ended=R.now_iso())
+            store.write_json(R.run_key(parent), prec)
+
+
+def finish_job(store, job: str) -> None:
+    _finish_job_if_done(store, job)
+
+
+def list_jobs(store) -> list[str]:
+    names = {key.split("/")[1] for key in store.list("jobs/") if key.endswith("/job.json")}
+    return sorted(names, key=R.job_number)
+
+
+def find_run(store, run: str) -> dict | None:
+    """run.json of a run named 'run41.2' or 'ws1/run41.2'."""
+    return store.read_json(R.run_key(run.split("/")[-1]))
+
+
+def wait_for_job(store, job: str, *, poll: float = 0.5, on_update=None, timeout: float | None = None) -> dict:
+    """Poll the job until it reaches a final state (or timeout); returns its last summary."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        summary = job_summary(store, job)
+        if on_update:
+            on_update(summary)
+        if summary["status"] in R.FINAL_STATES + (R.REMOVED, "unknown"):
+            return summary
+        if deadline is not None and time.monotonic() > deadline:
+            return summary
+        time.sleep(poll)

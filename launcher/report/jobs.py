@@ -1,0 +1,285 @@
+"""Rendering of launches, jobs and runs: XT's launch line, `list jobs` / `list runs` tables (text via rich,
+JSON, Markdown, CSV) and the live progress bar of a followed job."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+from launcher.jobs import records as R
+
+# ---------------------------------------------------------------------------------------------------------
+# launch
+
+
+def launch_fragment(kind: str, value) -> str:
+    """One piece of XT's launch line: `job12, target: local, creating parent runs: 5/5, uploading 37 code
+    files (zipped), ws1/run41, …, job submitted`."""
+    if kind == "job":
+        return str(value)
+    if kind == "target":
+        return f"target: {value}"
+    if kind == "parents":
+        return f"creating parent runs: {value}/{value}"
+    if kind == "upload":
+        return f"uploading {value} code files (zipped)"
+    if kind == "run":
+        return str(value)
+    if kind == "submitted":
+        return "job submitted"
+    return str(value)
+
+
+def launch_line(result) -> str:
+    parts = [launch_fragment("job", result.job), launch_fragment("target", result.target),
+             launch_fragment("parents", len(result.parents)), launch_fragment("upload", result.code_files),
+             *result.parent_runs, launch_fragment("submitted", result.job)]
+    return ", ".join(parts)
+
+
+def follow_hint(result) -> str:
+    first = result.runs[0] if result.runs else f"{result.parents[0]}.1"
+    return (f"follow it with:  launcher status {result.job}   |   launcher runs {result.job}   |   "
+            f"launcher logs {first} --follow\n"
+            f"stop it with:    launcher cancel {result.job}")
+
+
+def render_launch_text(result, *, line_printed: bool = False, diagnostics_printed: bool = False) -> str:
+    from launcher.report.text import render_diagnostic
+
+    out = []
+    if not diagnostics_printed:
+        for d in result.diagnostics:
+            out.append(render_diagnostic(d).rstrip("\n"))
+    if result.status == "launched":
+        if not line_printed:
+            out.append(launch_line(result))
+        out.extend(f"note: {n}" for n in result.notes)
+        if result.uploaded_bytes == 0:
+            out.append(f"code snapshot unchanged ({result.code_key}): nothing uploaded")
+        out.append(follow_hint(result))
+    else:
+        out.append(result.message)
+    if result.summary:
+        out.append(render_runs_text(result.run_records))
+        out.append(summary_line(result.summary))
+    return "\n".join(out) + "\n"
+
+
+def render_launch_markdown(result) -> str:
+    if result.status != "launched":
+        return f"**launch of `{result.runspec}`**: {result.message}\n"
+    lines = [f"**{result.job}** launched on `{result.target}`: `{result.runspec}` "
+             f"({result.total_runs} runs, {result.compute_nodes}×{result.runs_per_node}, "
+             f"hp_tuning {result.hp_tuning}), code {result.commit[:12]} ({result.code_files} files)", "",
+             "Parent runs: " + ", ".join(f"`{p}`" for p in result.parent_runs)]
+    if result.run_records:
+        lines += ["", runs_markdown(result.run_records)]
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(summary: dict) -> str:
+    best = summary.get("best_hpmax")
+    text = (f"{summary.get('job')}: {summary['status']}, {summary['runs_done']}/{summary['runs_total']} runs done"
+            f" ({summary.get('runs_completed', 0)} completed, {summary.get('runs_failed', 0)} failed"
+            f"{', %d cancelled' % summary['runs_cancelled'] if summary.get('runs_cancelled') else ''})")
+    if best is not None:
+        text += f", best hpmax {fmt(best)}"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# values and tables
+
+
+def fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return format(value, ".4g")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _metric_sort(name: str) -> tuple:
+    stage, _, metric = name.partition("-")
+    num = stage[1:]
+    return (int(num) if num.isdigit() else 0, metric != "hrs", metric)
+
+
+def runs_columns(runs: list[dict]) -> list[str]:
+    metrics = sorted({k for r in runs for k in (r.get("metrics") or {})}, key=_metric_sort)
+    hps = []
+    for r in runs:
+        for k in (r.get("hparams") or {}):
+            if k not in hps:
+                hps.append(k)
+    return ["run", "status", "node", "iters", *metrics, "hpmax", *hps, "exit", "elapsed"]
+
+
+def runs_rows(runs: list[dict], columns: list[str] | None = None) -> tuple[list[str], list[list]]:
+    """XT's `list runs`: one row per run with its status, iters, per-stage metrics, hpmax and HP values."""
+    columns = columns or runs_columns(runs)
+    rows = []
+    for r in runs:
+        metrics, hps = r.get("metrics") or {}, r.get("hparams") or {}
+        row = []
+        for c in columns:
+            if c == "exit":
+                row.append(r.get("exit_code"))
+            elif c == "elapsed":
+                secs = R.elapsed_seconds(r)
+                row.append(None if secs is None else round(secs, 1))
+            elif c in ("run", "status", "node", "iters", "hpmax"):
+                row.append(r.get(c))
+            elif c in metrics:
+                row.append(metrics[c])
+            else:
+                row.append(hps.get(c))
+        rows.append(row)
+    return columns, rows
+
+
+def sort_runs(runs: list[dict], key: str, *, reverse: bool = False) -> list[dict]:
+    """Sort by 'metrics.hpmax', 'hpmax', 'metrics.s1-rew', 'hparams.lr', 'status', …; runs without it last."""
+    field = key.split(".", 1)[1] if key.startswith(("metrics.", "hparams.")) else key
+
+    def value(r: dict):
+        if field in r and not isinstance(r.get(field), dict):
+            return r.get(field)
+        return (r.get("metrics") or {}).get(field, (r.get("hparams") or {}).get(field))
+
+    present = [r for r in runs if value(r) is not None]
+    missing = [r for r in runs if value(r) is None]
+    try:
+        present.sort(key=value, reverse=reverse)
+    except TypeError:  # mixed types: compare as text
+        present.sort(key=lambda r: str(value(r)), reverse=reverse)
+    return present + missing
+
+
+def render_table(columns: list[str], rows: list[list], *, title: str | None = None) -> str:
+    """A plain aligned table (rich, no colour), as wide as it needs to be: pipes and files get every column."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False)
+    for c in columns:
+        numeric = any(isinstance(row[columns.index(c)], (int, float)) and not isinstance(row[columns.index(c)], bool)
+                      for row in rows)
+        table.add_column(c, justify="right" if numeric else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*[fmt(v) for v in row])
+    buf = io.StringIO()
+    Console(file=buf, width=100_000, color_system=None, force_terminal=False, highlight=False).print(table)
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines() if line.strip()) + "\n"
+
+
+def render_runs_text(runs: list[dict]) -> str:
+    if not runs:
+        return "no runs\n"
+    columns, rows = runs_rows(runs)
+    return render_table(columns, rows) + f"total runs listed: {len(runs)}\n"
+
+
+def runs_markdown(runs: list[dict]) -> str:
+    columns, rows = runs_rows(runs)
+    out = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        out.append("| " + " | ".join(fmt(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(out) + "\n"
+
+
+def export_csv(runs: list[dict], path) -> int:
+    """Write the runs table as CSV (comma-separated, header row); returns the number of rows."""
+    import csv
+
+    from launcher.runtime.files import write_text_atomic
+
+    columns, rows = runs_rows(runs)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else (json.dumps(v) if isinstance(v, (dict, list)) else v) for v in row])
+    write_text_atomic(path, buf.getvalue())
+    return len(rows)
+
+
+JOB_COLUMNS = ["job", "created", "runspec", "target", "runs", "status", "best_hpmax"]
+
+
+def jobs_rows(summaries: list[dict]) -> tuple[list[str], list[list]]:
+    rows = []
+    for s in summaries:
+        created = (s.get("created") or "")[:19].replace("T", " ")
+        runs = f"{s.get('runs_done', 0)}/{s.get('runs_total', 0)}"
+        if s.get("runs_failed"):
+            runs += f" ({s['runs_failed']} failed)"
+        rows.append([s.get("job"), created, s.get("runspec"), s.get("target"), runs, s.get("status"),
+                     s.get("best_hpmax")])
+    return JOB_COLUMNS, rows
+
+
+def render_jobs_text(summaries: list[dict]) -> str:
+    if not summaries:
+        return "no jobs\n"
+    columns, rows = jobs_rows(summaries)
+    return render_table(columns, rows) + f"total jobs listed: {len(summaries)}\n"
+
+
+def render_status_text(summary: dict, parents: list[dict]) -> str:
+    out = [summary_line(summary)]
+    for key in ("runspec", "target", "created", "ended"):
+        if summary.get(key):
+            out.append(f"  {key}: {summary[key]}")
+    if parents:
+        out.append(render_table(["parent", "node", "status", "children"],
+                                [[p.get("run"), p.get("node"), p.get("status"), len(p.get("children") or [])]
+                                 for p in parents]).rstrip("\n"))
+    return "\n".join(out) + "\n"
+
+
+def to_json(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# live progress
+
+
+class JobProgress:
+    """A rich progress bar on stderr (only on a terminal): runs done of total, running, failed."""
+
+    def __init__(self, job: str, total: int, *, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.progress = None
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True)
+        self.task = self.progress.add_task(job, total=total, detail="")
+
+    def __enter__(self):
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def update(self, summary: dict) -> None:
+        if self.progress:
+            detail = f"{summary.get('runs_running', 0)} running, {summary.get('runs_failed', 0)} failed"
+            self.progress.update(self.task, completed=summary.get("runs_done", 0), detail=detail)
+
+    def __exit__(self, *exc):
+        if self.progress:
+            self.progress.stop()
+        return False

@@ -1,0 +1,179 @@
+"""Helpers for job tests: a real git project in tmp_path with the repo's example runspecs, the launcher CLI as
+real processes, and clean-up of every process a test's jobs started."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+PYPROJECT = """\
+[project]
+name = "demo-experiments"
+version = "0"
+
+[tool.launcher]
+workspace = "ws1"
+
+[tool.launcher.targets.local]
+backend = "local"
+capacity = {capacity}
+
+[tool.launcher.targets.one-slot]
+backend = "local"
+capacity = 1
+"""
+
+TINY = """\
+description: {description}
+component: root/Root_Component
+cuda: false
+log_to_tensorboard: false
+experiment_path: <experiment_path>
+job_launcher:
+  component: job_launchers/XT
+  enabled: {enabled}
+  hp_tuning: {hp_tuning}
+  total_runs: {total_runs}
+  compute_nodes: {nodes}
+  runs_per_node: {per_node}
+  compute_target: local
+{hyperparameters}
+string_replacements:
+  <experiment_path>: ../results/tiny
+
+forward_definitions:
+  - environment: &env
+      component: environments/Maze_Env
+      agent_placement_seed: randint
+
+processing_stages:
+  - processing_stage:
+      component: processors/RL_Proc
+      environment: *env
+{stage_extra}      max_iterations: {iters}
+      iters_per_report: {report}
+"""
+
+
+def tiny_runspec(*, description="tiny job", enabled=1, hp_tuning="false", total_runs=2, nodes=1, per_node=2,
+                 iters=1000, report=100, hyperparameters="", stage_extra="") -> str:
+    return TINY.format(description=description, enabled=enabled, hp_tuning=hp_tuning, total_runs=total_runs,
+                       nodes=nodes, per_node=per_node, iters=iters, report=report,
+                       hyperparameters=hyperparameters, stage_extra=stage_extra)
+
+
+def git(project: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.com")
+    return subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True,
+                          text=True).stdout
+
+
+class Project:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store = root / ".launcher"
+
+    def write(self, rel: str, text: str, *, commit: bool = True) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        if commit:
+            git(self.root, "add", rel)
+            git(self.root, "commit", "-q", "-m", f"add {rel}")
+        return path
+
+    def cli(self, *args: str, timeout: float = 240, check: bool = False) -> subprocess.CompletedProcess:
+        """`launcher ARGS` as a real process in the project."""
+        proc = subprocess.run([sys.executable, "-m", "launcher", *map(str, args)], cwd=self.root,
+                              capture_output=True, text=True, timeout=timeout, env=cli_env())
+        if check and proc.returncode != 0:
+            raise AssertionError(f"launcher {' '.join(map(str, args))} -> {proc.returncode}\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str) -> dict:
+        proc = self.cli(*args, "--format", "json", check=True)
+        return json.loads(proc.stdout)
+
+    def read(self, key: str):
+        path = self.store / key
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def ledger_rows(self) -> list[str]:
+        path = self.root / "jobs.md"
+        if not path.is_file():
+            return []
+        return [line for line in path.read_text().splitlines() if line.startswith("| job") and "launched" not in line]
+
+    def wait(self, job: str, *, timeout: float = 120, until=None) -> dict:
+        """Poll `launcher status JOB` until the job ended (or `until(summary)` holds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            summary = self.json("status", job)
+            if (until(summary) if until else summary["status"] in ("completed", "failed", "cancelled")):
+                return summary
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{job} did not get there in {timeout}s: {summary}")
+            time.sleep(0.3)
+
+    def wait_run(self, run: str, predicate, *, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            rec = self.read(f"runs/{run}/run.json") or {}
+            if predicate(rec):
+                return rec
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{run} did not get there in {timeout}s: {rec}")
+            time.sleep(0.1)
+
+
+def cli_env() -> dict:
+    env = dict(os.environ)
+    env["LAUNCHER_MIRROR_INTERVAL"] = "0.3"  # mirror often: tests look at mirrored files of short runs
+    env.pop("GITHUB_ACTIONS", None)  # the ledger's origin is 'local: <user>' here, also in CI
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def make_project(root: Path, *, capacity: int = 4) -> Project:
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "pyproject.toml").write_text(PYPROJECT.format(capacity=capacity), encoding="utf-8")
+    (root / ".gitignore").write_text(".launcher/\n/results/\n", encoding="utf-8")
+    (root / "runspecs").mkdir()
+    for name in ("xt_walk_through.yaml", "random_search.yaml", "grid_search.yaml"):
+        shutil.copy(REPO / "runspecs" / name, root / "runspecs" / name)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    return Project(root)
+
+
+def stop_everything(proj: Project) -> None:
+    """Kill what the test's jobs left running: supervisors and run process groups (recorded pids only)."""
+    for sup in proj.store.glob("jobs/*/supervisor.json"):
+        data = json.loads(sup.read_text())
+        if not data.get("finished") and data.get("pid"):
+            _kill(data["pid"], group=False)
+    for rec_path in proj.store.glob("runs/*/run.json"):
+        rec = json.loads(rec_path.read_text())
+        if rec.get("status") == "running" and rec.get("pid"):
+            _kill(rec["pid"], group=True)
+
+
+def _kill(pid: int, *, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
