@@ -20,10 +20,14 @@ $(VENV)/node/.installed:
 
 install: $(VENV)/.installed
 
-## The main job on the embedded local default.
+## The main job on the embedded local default: what the GitOps pipeline does, on this machine. Check the
+## example runspecs, smoke-run the walk-through, launch it as a 20-run job on the local target, follow it to
+## its results table, and record it in jobs.md. A second `make demo` reports the job it already launched.
 demo: $(VENV)/.installed
-	$(BIN)/launcher validate runspecs/*.yaml
 	$(BIN)/launcher lint runspecs/*.yaml
+	$(BIN)/launcher smoke runspecs/xt_walk_through.yaml
+	$(BIN)/launcher launch runspecs/xt_walk_through.yaml --target local
+	$(BIN)/launcher jobs --last 5
 
 ## The whole test suite (unit, acceptance and the service tests against Azurite and the Batch test server).
 test: $(VENV)/.installed $(VENV)/node/.installed

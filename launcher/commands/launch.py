@@ -39,6 +39,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    import signal
     import sys
 
     from launcher.commands._options import parse_overrides
@@ -50,8 +51,13 @@ def run(args) -> int:
     text = args.format == "text"
     printed: list[str] = []
     shown_diagnostics: list[bool] = []
+    late_interrupts: list[bool] = []
 
     def on_event(kind: str, value) -> None:
+        if kind == "submitted":
+            # From here on the job exists: Ctrl-C must neither stop it nor cut the ledger write short; it only
+            # means "stop following" (checked before following starts).
+            signal.signal(signal.SIGINT, lambda *_: late_interrupts.append(True))
         # XT's launch line, piece by piece as the launch proceeds.
         if not text:
             return
@@ -72,6 +78,7 @@ def run(args) -> int:
                         component_roots=args.component_roots, force=args.force, allow_dirty=args.allow_dirty,
                         origin=args.origin, on_event=on_event)
     except BaseException:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         if printed and printed[-1] != "submitted":
             sys.stdout.write("\n")
         raise
@@ -83,7 +90,8 @@ def run(args) -> int:
         if text:
             sys.stdout.write(report.render_launch_text(result, line_printed=True, diagnostics_printed=True))
             sys.stdout.flush()
-        interrupted = _follow(result, cfg, show_progress=text)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        interrupted = bool(late_interrupts) or _follow(result, cfg, show_progress=text)
         if interrupted:
             sys.stderr.write(f"stopped following; {result.job} keeps running "
                              f"(`launcher status {result.job}`, `launcher cancel {result.job}`)\n")

@@ -27,6 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
                         help=f"wall-clock limit of the run in seconds (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--out", metavar="DIR", help="keep the run's outputs in DIR")
+    parser.add_argument("--json-out", metavar="FILE",
+                        help="also write the JSON report to FILE (e.g. Markdown to the step summary and JSON "
+                             "for the PR comment from one run)")
     parser.add_argument("--seed", type=int, metavar="N", help="run seed for the randint draws (default: random)")
     add_format(parser, "text", "json", "markdown")
     add_component_roots(parser)
@@ -61,5 +64,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = go()
     render = {"json": render_json, "markdown": render_markdown}.get(args.format, render_text)
+    if args.json_out:
+        from launcher.runtime.files import write_text_atomic
+
+        write_text_atomic(args.json_out, render_json(report))
     sys.stdout.write(render(report))
     return 0 if report.ok else 1

@@ -127,3 +127,17 @@ def test_smoke_of_an_rl_nexus_runspec_whose_settings_exist_but_code_does_not(run
 def test_smoke_rejects_bad_options(run_cli, workdir):
     code, _, err = run_cli("smoke", REPO / "runspecs" / "grid_search.yaml", "--iterations", "0", cwd=workdir)
     assert code == 2 and "--iterations must be at least 1" in err
+
+
+def test_json_out_writes_the_json_report_beside_the_markdown(tmp_path, run_cli):
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "smoke.json"
+    code, stdout, _ = run_cli("smoke", repo / "runspecs" / "grid_search.yaml", "--format", "markdown",
+                              "--json-out", out, cwd=tmp_path)
+    assert code == 0
+    assert stdout.lstrip().startswith("#") or "|" in stdout  # Markdown on stdout
+    report = json.loads(out.read_text())
+    assert report["ok"] is True and report["hpmax"] is not None
