@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from launcher.fsutil import atomic_write
 
 
 def apply_fixes(result) -> list[tuple[str, int]]:
@@ -27,18 +27,6 @@ def apply_fixes(result) -> list[tuple[str, int]]:
             lines[fix.line - 1] = line[:start] + fix.replacement + line[start + len(fix.old):]
             applied += 1
         if applied:
-            _atomic_write(path, "".join(lines))
+            atomic_write(path, "".join(lines), mode=path.stat().st_mode & 0o777)
             changed.append((f.file, applied))
     return changed
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

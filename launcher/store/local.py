@@ -12,10 +12,10 @@ import errno
 import fcntl
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from launcher.diagnostics import LauncherError
+from launcher.fsutil import atomic_write as _atomic_write
 from launcher.store.base import Store
 
 #: Temp files start with this; list() hides them and keys may not use it.
@@ -26,18 +26,6 @@ LOCK_SUFFIX = ".lock"
 #: few seconds while a run is live; an fsync each time would cost more than it saves.
 DURABLE_PREFIXES = ("counters/", "jobs/", "code/")
 _COUNTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-_umask: int | None = None
-
-
-def _file_mode() -> int:
-    # mkstemp creates 0600; objects should look like files written by open(): 0666 minus the umask.
-    global _umask
-    if _umask is None:
-        _umask = os.umask(0)
-        os.umask(_umask)
-    return 0o666 & ~_umask
-
 
 def validate_key(key: str, *, allow_empty: bool = False) -> str:
     """A '/'-separated relative key, or ValueError. Keys never climb out of the store."""
@@ -68,40 +56,9 @@ def validate_counter(name: str) -> str:
     return name
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems refuse fsync on folders; the data fsync already happened
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write path atomically: temp file in the same folder, optional fsync, os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX + path.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if durable:
-        _fsync_dir(path.parent)
+    """Write path atomically (see launcher.fsutil); store temp files carry the reserved prefix."""
+    _atomic_write(path, data, durable=durable, tmp_prefix=TMP_PREFIX)
 
 
 class LocalStore(Store):

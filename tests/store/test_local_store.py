@@ -74,7 +74,7 @@ def test_a_failed_write_leaves_the_old_object_and_no_temp_file(tmp_path):
     store = LocalStore(tmp_path)
     store.write_text("jobs/job1/job.json", "old")
     with pytest.raises(TypeError):
-        atomic_write(store.path("jobs/job1/job.json"), "not bytes")  # fails after the temp file was created
+        atomic_write(store.path("jobs/job1/job.json"), 12345)  # fails after the temp file was created
     assert store.read_text("jobs/job1/job.json") == "old"
     assert [p.name for p in (tmp_path / "jobs" / "job1").iterdir()] == ["job.json"]
 
