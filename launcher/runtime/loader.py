@@ -7,28 +7,17 @@ The root component is special, as in rl_nexus: `<root>/root/Root_Component.py`. 
 from __future__ import annotations
 
 import importlib.util
-import os
-import re
 import sys
 from pathlib import Path
 
 from launcher.diagnostics import LauncherError
-
-COMPONENT_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)/([A-Za-z_][A-Za-z0-9_]*)$")
-ROOT_COMPONENT = "root/Root_Component"
+from launcher.spec.components import COMPONENT_RE, ROOT_COMPONENT
+from launcher.spec.components import display_path as _short
 BUILTIN_ROOT_CODE = Path(__file__).resolve().parent.parent / "components" / "root" / "Root_Component.py"
 
 
 class ComponentNotFound(LauncherError):
     """The component's code is on no component root."""
-
-
-def _short(p: Path) -> str:
-    try:
-        rel = os.path.relpath(p)
-    except ValueError:
-        return str(p)
-    return rel if len(rel) < len(str(p)) else str(p)
 
 
 def code_candidates(name: str, roots: list[Path]) -> list[Path]:

@@ -122,10 +122,11 @@ class ComponentCatalog:
         if not COMPONENT_RE.match(name):
             return "(not a valid component name)"
         cands = self.yaml_candidates(name)
-        return ", ".join(_short(p) for p in cands)
+        return ", ".join(display_path(p) for p in cands)
 
 
-def _short(p: Path) -> str:
+def display_path(p: Path) -> str:
+    """A path as short as possible: relative to the current folder when that is shorter."""
     import os
 
     try:

@@ -377,8 +377,6 @@ def _short_repr(v: Any) -> str:
 
 
 def _display(path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return rel if len(rel) < len(str(path)) else str(path)
+    from launcher.spec.components import display_path
+
+    return display_path(path)
