@@ -33,8 +33,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed $(VENV)/node/.installed
 	PATH="$(abspath $(VENV)/node/node_modules/.bin):$$PATH" $(BIN)/python -m pytest
 
-bench: $(VENV)/.installed
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+## Speed and memory figures, each next to a baseline measured in the same run (not tests: they print).
+bench: $(VENV)/.installed $(VENV)/node/.installed
+	for b in benchmarks/*.py; do echo "== $$b"; PATH="$(abspath $(VENV)/node/node_modules/.bin):$(abspath $(BIN)):$$PATH" $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .launcher .pytest_cache
