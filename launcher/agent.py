@@ -153,6 +153,49 @@ def _fetch_code(store, code_key: str) -> bytes:
         return _CODE_CACHE[code_key]
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _resolve_prctl():
+    """libc's prctl, looked up once here in the parent: the child between fork and exec must not import or load
+    anything (another thread may hold the import lock at fork time)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl = libc.prctl
+        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        prctl.restype = ctypes.c_int
+        return prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL: list = []  # [prctl or None], resolved on first use (ctypes is not needed to import this module)
+
+
+def die_with_parent_preexec():
+    """A preexec_fn that makes the child get SIGKILL when the thread that started it dies, so a run's process
+    never outlives its agent (a preempted Batch task, a killed supervisor). None where prctl does not exist:
+    there the run is stopped by the agent's own cancel handling only."""
+    if not _PRCTL:
+        _PRCTL.append(_resolve_prctl())
+    prctl, parent = _PRCTL[0], os.getpid()
+    if prctl is None:
+        return None
+    kill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the agent died between fork and prctl: nobody would send the signal
+            os.kill(os.getpid(), kill)
+
+    return preexec
+
+
 def _kill_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -217,8 +260,11 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
         env = dict(os.environ, PYTHONUNBUFFERED="1", LAUNCHER_JOB=job, LAUNCHER_RUN=run,
                    XT_RUN_NAME=run)  # XT_RUN_NAME: an rl_nexus run.py executes instead of launching again
         with open(console, "wb") as out:
+            # Its own session (cancel kills the whole group) and, on Linux, death with its agent: the parent-death
+            # signal fires when the thread that forked it ends, and run_child waits for the run in that thread.
             proc = subprocess.Popen(argv, cwd=code_dir, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                                    preexec_fn=die_with_parent_preexec())
         rec.update(pid=proc.pid, command=argv)
         store.write_json(key, rec)
 

@@ -3,9 +3,14 @@
 One function, launch(), returns a LaunchResult; it reports progress through an optional on_event callback
 (the CLI prints XT's launch line from those events) and never prints by itself.
 
-Failure rules: nothing is allocated before the runspec, the target and the code are known good; once a job
-record exists, a failure marks it `removed` (and its runs cancelled) before the error propagates; the ledger
-row is written only after the backend accepted the job, and if that write fails the job is cancelled.
+Failure rules: nothing is allocated before the runspec, the target and the code are known good; a launch that
+fails before the backend took the job (e.g. a quota refusal) deletes the job's records again, so no job record,
+no ledger row and nothing orphaned stays (its numbers stay used); the ledger row is written only after the
+backend accepted the job, and if that write fails the job is cancelled and its record marked `removed`.
+
+Idempotency: the same content + commit on the same target is launched once. Checked against the ledger and
+against the store's index (index/launched/<content_hash>-<commit12>-<target> -> job), which a stale ledger copy
+(a pull request's checkout) cannot miss.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ class LaunchResult:
     total_runs: int = 0
     compute_nodes: int = 0
     runs_per_node: int = 0
+    low_priority: bool = False  # Spot nodes (job_launcher.low_priority)
+    hold: bool = False  # keep the pool after the job (job_launcher.hold)
+    cost_estimate: dict | None = None  # upper bound of the nodes' cost; None when the target has no prices
     code_files: int = 0
     code_key: str = ""
     uploaded_bytes: int = 0
@@ -67,6 +75,7 @@ class LaunchResult:
         out = asdict(self)
         out["diagnostics"] = [d.to_dict() for d in self.diagnostics]
         out["parent_runs"] = self.parent_runs
+        out["nodes"] = self.compute_nodes  # the name the PR comment reads
         out["exit_code"] = self.exit_code()
         return out
 
@@ -180,6 +189,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     result.content_hash, result.description = resolved.content_hash, resolved.description
     result.hp_tuning, result.total_runs = settings["hp_tuning"], settings["total_runs"]
     result.compute_nodes, result.runs_per_node = settings["compute_nodes"], settings["runs_per_node"]
+    result.low_priority, result.hold = settings["low_priority"], settings["hold"]
     if not settings["enabled"]:
         result.status = DISABLED
         result.message = (f"the job_launcher section of {shown} is not enabled: nothing to launch "
@@ -190,39 +200,37 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     target_name = target or settings["compute_target"]
     tgt = config.target(target_name)
     result.target, result.backend, result.workspace = tgt.name, tgt.backend, config.workspace
-    snapshot = build_snapshot(config.project_dir, extras=config.code_extras, allow_dirty=True)
-    # The ledger is the launcher's own output: a jobs.md written by the last launch is not a code change.
-    # (Nor is the temp file of a concurrent launch writing it right now.)
-    ledger_rel = Path(os.path.relpath(config.ledger_path, config.project_dir))
-    ledger_tmp = (ledger_rel.parent / f".tmp-{ledger_rel.name}.").as_posix().lstrip("./") if \
-        ledger_rel.parent != Path(".") else f".tmp-{ledger_rel.name}."
-    dirty = [f for f in snapshot.dirty_files if f != ledger_rel.as_posix() and not f.startswith(ledger_tmp)]
-    if dirty and not allow_dirty:
-        shown_files = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
-        raise LauncherError(f"the working tree has uncommitted changes: {shown_files}",
-                            hint="commit (or git-ignore) them so the job runs code that a commit names, "
-                                 "or pass --allow-dirty to launch anyway (the job records the dirty files)")
+    refuse_local_with_token(tgt)
+    snapshot = build_snapshot(config.project_dir, extras=config.code_extras, allow_dirty=allow_dirty,
+                              exclude=snapshot_excludes(config))
+    dirty = list(snapshot.dirty_files)
     result.code_files, result.commit, result.dirty = snapshot.file_count, snapshot.commit, bool(dirty)
     result.code_key = snapshot.key
     from launcher import ledger as L
 
     result.origin = origin or L.default_origin()
-
-    # 3. idempotency: the same content + commit on the same target is launched once
-    if not force:
-        existing = L.find_launched(L.parse_ledger(config.ledger_path), resolved.content_hash, snapshot.commit,
-                                   tgt.name)
-        if existing is not None:
-            result.status = EXISTS
-            result.job = existing.job
-            result.ledger_row = _row_dict(existing)
-            result.message = (f"{shown} (this content at commit {snapshot.commit[:12] or '-'}) was already launched "
-                              f"on {tgt.name} as {existing.job}: nothing launched (--force launches it again)")
-            return result
-
-    # 4. allocate names, record, upload, submit
     backend = get_backend(tgt, config=config)
     store = backend.store
+    result.cost_estimate = backend.cost_estimate(compute_nodes=settings["compute_nodes"],
+                                                 low_priority=settings["low_priority"])
+
+    # 3. idempotency: the same content + commit on the same target is launched once. The ledger may be a stale
+    # copy (a pull request's checkout lacks the rows the default branch got since), so the store's index counts
+    # too; a job whose launch failed (record `removed`) counts in neither.
+    if not force:
+        existing = _already_launched(L, config, store, resolved.content_hash, snapshot.commit, tgt.name)
+        if existing is not None:
+            job, row = existing
+            result.status = EXISTS
+            result.job = job
+            result.ledger_row = _row_dict(row) if row is not None else None
+            result.message = (f"{shown} (this content at commit {snapshot.commit[:12] or '-'}) was already launched "
+                              f"on {tgt.name} as {job}: nothing launched (--force launches it again)")
+            return result
+    if result.cost_estimate:
+        emit("cost", result.cost_estimate)
+
+    # 4. allocate names, record, upload, submit
     result.job = next_job_name(store)
     emit("job", result.job)
     emit("target", tgt.name)
@@ -243,8 +251,13 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
         "code_files": snapshot.file_count, "overrides": overrides, "origin": result.origin, "user": _user(),
         "hp_tuning": settings["hp_tuning"], "total_runs": settings["total_runs"],
         "compute_nodes": settings["compute_nodes"], "runs_per_node": settings["runs_per_node"],
+        "low_priority": settings["low_priority"], "hold": settings["hold"],
         "parents": result.parents, "runs": result.runs, "experiment_path": str(experiment_path),
     }
+    if result.cost_estimate:
+        job_record["cost_estimate"] = result.cost_estimate
+    index_key = launched_index_key(resolved.content_hash, snapshot.commit, tgt.name)
+    submitted = False
     store.write_json(R.job_key(result.job, "job.json"), job_record)
     try:
         store.write_text(R.job_key(result.job, "launched_job_spec.yaml"),
@@ -260,26 +273,133 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
         job_record["submitted"] = R.now_iso()
         store.write_json(R.job_key(result.job, "job.json"), job_record)
         backend.submit(plan)
+        submitted = True
         emit("submitted", result.job)
+        store.write_json(index_key, {"job": result.job, "launched": R.now_iso(), "content_hash":
+                                     resolved.content_hash, "commit": snapshot.commit, "target": tgt.name})
         row = _ledger_row(L, result, config)
         _upsert_ledger(L, config, row)
         result.ledger_row = _row_dict(row)
     except BaseException as exc:
-        _remove_job(backend, store, result.job, job_record, exc)
+        _remove_job(backend, store, plan, job_record, exc, submitted=submitted, index_key=index_key)
         raise
     result.status = LAUNCHED
     result.message = f"{result.job} submitted to {tgt.name}"
     return result
 
 
-def _remove_job(backend, store, job: str, job_record: dict, exc: BaseException) -> None:
-    """A launch failed after the job record was written: no orphan may stay behind."""
-    from launcher.jobs.status import mark_unfinished
+#: Set to 1 to allow a local-backend launch in a GitHub Actions job that can mint an OIDC token.
+ALLOW_LOCAL_WITH_TOKEN_ENV = "LAUNCHER_ALLOW_LOCAL_WITH_TOKEN"
+
+
+def refuse_local_with_token(tgt, env=None) -> None:
+    """The local backend runs the payload's code on this machine: never in a job that holds an OIDC token
+    (ACTIONS_ID_TOKEN_REQUEST_URL is set only with `permissions: id-token: write`), where that code could
+    mint the token and act as the workflow's Azure identity. Defence in depth: the workflow's launch-local
+    job has no token to begin with."""
+    env = os.environ if env is None else env
+    if tgt.backend != "local" or not env.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+        return
+    if env.get(ALLOW_LOCAL_WITH_TOKEN_ENV) == "1":
+        return
+    raise LauncherError(
+        f"refusing to launch on the local target '{tgt.name}' in a job that can request a GitHub OIDC token "
+        "(ACTIONS_ID_TOKEN_REQUEST_URL is set): the runspec's code would run here, next to that token",
+        hint="launch local targets from a job without `id-token: write` (the workflow's launch-local job), or, "
+             f"if this machine holds nothing to protect, set {ALLOW_LOCAL_WITH_TOKEN_ENV}=1")
+
+
+def snapshot_excludes(config) -> list[str]:
+    """Globs the code snapshot leaves out: the ledger (the launcher's own output, rewritten by every launch)
+    and the temp files of a ledger write in progress."""
+    import glob
+
+    rel = Path(os.path.relpath(config.ledger_path, config.project_dir)).as_posix()
+    folder, _, name = rel.rpartition("/")
+    prefix = glob.escape(f"{folder}/") if folder else ""
+    from launcher.store.local import TMP_PREFIX
+
+    # ledger.write_ledger writes through a temp file named .tmp-<name>.<random>.tmp (the store's reserved prefix);
+    # '.<name>.*.tmp' is the plain atomic-write spelling, should the ledger ever use that.
+    return [glob.escape(rel), f"{prefix}{glob.escape(TMP_PREFIX + name)}.*", f"{prefix}.{glob.escape(name)}.*.tmp"]
+
+
+LAUNCHED_INDEX = "index/launched/"
+
+
+def launched_index_key(content_hash: str, commit: str, target: str) -> str:
+    """Store key of the index entry that names the job which launched this content at this commit on this
+    target: one small object, so the check is one read, whatever the ledger copy at hand says."""
+    return f"{LAUNCHED_INDEX}{content_hash}-{commit[:12] or 'nocommit'}-{target}"
+
+
+def _job_status(store, job: str) -> str | None:
+    """The status in the job's record; None when the store has no record of it."""
+    record = store.read_json(R.job_key(job, "job.json"))
+    return record.get("status") if isinstance(record, dict) else None
+
+
+def _already_launched(L, config, store, content_hash: str, commit: str, target: str):
+    """(job, ledger row or None) of an earlier launch of this content at this commit on this target, or None.
+
+    A ledger row counts unless the store says its launch failed (`removed`); a store without the record (the
+    fresh local store of a CI runner) does not overrule the ledger. An index entry counts when its job's
+    record is in the same store and not `removed`."""
+    row = L.find_launched(L.parse_ledger(config.ledger_path), content_hash, commit, target)
+    if row is not None and row.status != R.REMOVED and _job_status(store, row.job) != R.REMOVED:
+        return row.job, row
+    entry = store.read_json(launched_index_key(content_hash, commit, target))
+    job = entry.get("job") if isinstance(entry, dict) else None
+    if job and _job_status(store, job) not in (None, R.REMOVED):
+        return job, _row_from_store(L, config, store, job)
+    return None
+
+
+def _row_from_store(L, config, store, job: str):
+    """The ledger row of a job the ledger at hand lacks, rebuilt from its record and current summary, so that a
+    CI step can still put it into the ledger (`--ledger-row-out`); None when the record is not readable."""
+    from launcher.jobs.status import job_summary
 
     try:
-        if store.exists(R.job_key(job, "supervisor.json")) or job_record.get("status") != R.SUBMITTING:
-            backend.request_cancel(job)
-            backend._stop(job)
+        record = store.read_json(R.job_key(job, "job.json")) or {}
+        created = R.parse_iso(record.get("created"))
+        runspec = os.path.relpath(config.project_dir / record.get("runspec", ""), config.ledger_path.parent)
+        hp = record.get("hp_tuning", False)
+        row = L.LedgerRow(
+            job=job, launched=L.format_launched(created) if created else "", runspec=Path(runspec).as_posix(),
+            content_hash=record.get("content_hash", ""), commit=record.get("commit", ""),
+            target=record.get("target", ""),
+            runs=L.format_runs(record.get("total_runs", 0), record.get("compute_nodes"), record.get("runs_per_node")),
+            hp_tuning=str(hp).lower() if hp is False else str(hp), status="submitted",
+            description=record.get("description", ""), origin=record.get("origin", ""))
+        return L.with_summary(row, job_summary(store, job))
+    except (LauncherError, ValueError, TypeError, OSError):
+        return None
+
+
+def _remove_job(backend, store, plan, job_record: dict, exc: BaseException, *, submitted: bool,
+                index_key: str) -> None:
+    """A launch failed after the job record was written: no orphan may stay behind.
+
+    Refused by the backend (submit raised): nothing ran, so nothing of the job stays in the store, and
+    `launcher jobs` does not show it. Failed after the backend took it (the ledger write): the job is stopped
+    and its record kept, marked `removed`, its runs cancelled, since it did start."""
+    from launcher.jobs.status import mark_unfinished
+
+    job = plan.job
+    try:
+        if not submitted:
+            # A supervisor that came up after all, or a Ctrl-C in the middle of a submission: stop it first.
+            if store.exists(R.job_key(job, "supervisor.json")) or not isinstance(exc, Exception):
+                backend.request_cancel(job)
+                backend._stop(job)
+            backend.discard(plan)
+            return
+        entry = store.read_json(index_key) or {}
+        if entry.get("job") == job:
+            store.delete(index_key)
+        backend.request_cancel(job)
+        backend._stop(job)
         job_record.update(status=R.REMOVED, ended=R.now_iso(),
                           error=f"launch failed: {getattr(exc, 'message', None) or exc!r}")
         store.write_json(R.job_key(job, "job.json"), job_record)
@@ -303,15 +423,21 @@ def _upsert_ledger(L, config, row) -> None:
     """Read-modify-write of jobs.md under a lock, so concurrent launches from one machine keep every row."""
     import fcntl
 
-    lock_dir = config.store_dir / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / "ledger.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        ledger = L.parse_ledger(config.ledger_path)
-        L.write_ledger(config.ledger_path, L.upsert(ledger, row))
-    finally:
-        os.close(fd)
+        lock_dir = config.store_dir / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_dir / "ledger.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            ledger = L.parse_ledger(config.ledger_path)
+            L.write_ledger(config.ledger_path, L.upsert(ledger, row))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise LauncherError(f"the ledger row of {row.job} could not be written ({exc.strerror or exc}: "
+                            f"{exc.filename or config.ledger_path}); {row.job} was stopped and marked removed",
+                            hint="make the ledger file and the store's locks/ folder writable, then launch again") \
+            from None
 
 
 def _row_dict(row) -> dict:

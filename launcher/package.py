@@ -100,8 +100,14 @@ def _tracked_entries(project_dir: Path) -> dict[str, str]:
     return entries
 
 
-def _dirty_files(project_dir: Path) -> list[str]:
-    """Changed tracked files and untracked, non-ignored files under project_dir (as `git status` shows them)."""
+def is_excluded(rel_path: str, exclude: tuple[str, ...]) -> bool:
+    """True when rel_path (relative to the project, '/'-separated) matches one of the exclude globs."""
+    return any(fnmatch.fnmatchcase(rel_path, pat) for pat in exclude)
+
+
+def _dirty_files(project_dir: Path, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Changed tracked files and untracked, non-ignored files under project_dir (as `git status` shows them),
+    minus the excluded paths."""
     out = gitutil.git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."],
                       project_dir, text=False).stdout
     # Porcelain paths are relative to the repository root; report them relative to project_dir.
@@ -120,6 +126,8 @@ def _dirty_files(project_dir: Path) -> list[str]:
         if prefix and path.startswith(prefix):
             path = path[len(prefix):]
         if xy == "??" and path.startswith(IGNORED_UNTRACKED):
+            continue
+        if is_excluded(path, exclude):
             continue
         files.append(path)
     return sorted(set(files))
@@ -147,12 +155,17 @@ def _zip_info(name: str, executable: bool) -> zipfile.ZipInfo:
 
 
 def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ...] = (),
-                   allow_dirty: bool = False) -> Snapshot:
-    """Pack the tracked files of project_dir (content from the working tree) and the extras globs."""
+                   allow_dirty: bool = False, exclude: list[str] | tuple[str, ...] = ()) -> Snapshot:
+    """Pack the tracked files of project_dir (content from the working tree) and the extras globs.
+
+    `exclude`: globs of project-relative paths that are neither packed nor counted as changes, e.g. the
+    launcher's own output (the jobs.md ledger and its temp files): writing them must change neither the
+    code's sha256 nor whether the tree is clean."""
     project_dir = Path(project_dir)
+    exclude = tuple(exclude)
     gitutil.repo_root(project_dir)  # a clear error outside a repository
-    entries = _tracked_entries(project_dir)
-    dirty = _dirty_files(project_dir)
+    entries = {p: m for p, m in _tracked_entries(project_dir).items() if not is_excluded(p, exclude)}
+    dirty = _dirty_files(project_dir, exclude)
     if dirty and not allow_dirty:
         shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
         raise LauncherError(f"the working tree has uncommitted changes: {shown}",
@@ -181,7 +194,7 @@ def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ..
         else:
             files[path] = mode == "100755"
     for path in _expand_extras(project_dir, list(extras)):
-        if path not in files:
+        if path not in files and not is_excluded(path, exclude):
             files[path] = bool((project_dir / path).stat().st_mode & stat.S_IXUSR)
 
     secrets += [f"{p} ({reason})" for p in sorted(files) if (reason := secret_reason(p))]

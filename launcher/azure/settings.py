@@ -15,6 +15,8 @@
 
 Any string value may be "${NAME}" (or "$NAME"): it is read from the environment, so endpoints and identities
 need not be in the repo. Secrets never are: Shared Key (tests only) names the *variable* holding the key.
+LAUNCHER_<TARGET>_BATCH_ENDPOINT and LAUNCHER_<TARGET>_STORAGE_ACCOUNT_URL (target name upper-cased, '-' -> '_')
+override the two endpoints whatever the file says.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from urllib.parse import urlparse
 from launcher.diagnostics import ERROR, Diagnostic, LauncherError, did_you_mean
 
 AUTH_MODES = ("auto", "default", "github-oidc", "shared-key")
+#: price_per_node_hour is in US dollars (Azure's list prices); the estimate says so.
+CURRENCY = "USD"
 LAUNCHER_SOURCES = ("bundle", "installed")
 #: Read from the environment when the target does not name them.
 DEFAULT_ENV = {"batch_endpoint": "AZURE_BATCH_ENDPOINT", "storage_account_url": "AZURE_STORAGE_ACCOUNT_URL"}
@@ -35,6 +39,9 @@ KEYS = ("backend", "description", "batch_endpoint", "batch_account", "storage_ac
         "image", "image_id", "node_agent_sku", "setup", "max_wall_clock", "max_retries", "price_per_node_hour",
         "auth", "batch_key_env", "storage_key_env", "python", "launcher_source", "submit_concurrency",
         "mirror_interval", "pool_prefix")
+#: Settings that LAUNCHER_<TARGET>_<KEY> (override_env) replaces, whatever pyproject.toml says: a workflow pins
+#: where its credential goes from trusted configuration, not from the checked-out (possibly PR) pyproject.toml.
+PINNABLE = ("batch_endpoint", "storage_account_url")
 _IMAGE_KEYS = ("publisher", "offer", "sku", "version")
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$|^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -102,6 +109,11 @@ def expand_env(value, env=None):
     return (env if env is not None else os.environ).get(m.group(1) or m.group(2)) or None  # empty = unset
 
 
+def override_env(target_name: str, key: str) -> str:
+    """LAUNCHER_AZB_CPU_BATCH_ENDPOINT for target 'azb-cpu' and key 'batch_endpoint'."""
+    return f"LAUNCHER_{target_name.upper().replace('-', '_')}_{key.upper()}"
+
+
 def account_from_url(url: str) -> str:
     """'https://acct.westeurope.batch.azure.com' -> 'acct'; 'http://127.0.0.1:10000/devstoreaccount1' (Azurite's
     path-style URL) -> 'devstoreaccount1'."""
@@ -130,6 +142,14 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
             bad(key, f"unknown azure-batch setting '{key}'",
                 did_you_mean(key, KEYS) or f"azure-batch targets take: {', '.join(KEYS)}")
 
+    pinned_by: dict[str, str] = {}
+    for key in PINNABLE:
+        var = override_env(target.name, key)
+        pinned = env.get(var)
+        if pinned and pinned.strip():  # the workflow's trusted value wins over the (pull request's) pyproject.toml
+            raw[key] = pinned.strip()
+            pinned_by[key] = f" (from {var})"
+
     def text(key: str, *, required: bool, hint: str, default: str = "") -> str:
         value = raw.get(key)
         from_env = DEFAULT_ENV.get(key)
@@ -152,12 +172,14 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
     batch_endpoint = text("batch_endpoint", required=True,
                           hint="the Batch account URL, e.g. https://myacct.westeurope.batch.azure.com")
     if batch_endpoint and urlparse(batch_endpoint).scheme not in ("http", "https"):
-        bad("batch_endpoint", f"batch_endpoint {batch_endpoint!r} is not an http(s) URL",
+        bad("batch_endpoint", f"batch_endpoint {batch_endpoint!r}{pinned_by.get('batch_endpoint', '')} is not an "
+            "http(s) URL",
             "e.g. https://myacct.westeurope.batch.azure.com")
     storage_url = text("storage_account_url", required=True,
                        hint="the Storage account's blob URL, e.g. https://myacct.blob.core.windows.net")
     if storage_url and urlparse(storage_url).scheme not in ("http", "https"):
-        bad("storage_account_url", f"storage_account_url {storage_url!r} is not an http(s) URL",
+        bad("storage_account_url", f"storage_account_url {storage_url!r}{pinned_by.get('storage_account_url', '')} "
+            "is not an http(s) URL",
             "e.g. https://myacct.blob.core.windows.net")
     container = text("container", required=False, hint="", default="launcher")
     if container and not _CONTAINER_RE.match(container):
@@ -271,6 +293,12 @@ def estimate_cost(settings: AzureSettings, *, compute_nodes: int, low_priority: 
     if price is None:
         return None
     hours = hours if hours is not None else settings.max_wall_clock.total_seconds() / 3600
-    return {"nodes": compute_nodes, "kind": "spot" if low_priority else "dedicated", "price_per_node_hour": price,
-            "hours": round(hours, 3), "max_cost": round(compute_nodes * price * hours, 2),
-            "per_hour": round(compute_nodes * price, 4)}
+    kind = "spot" if low_priority else "dedicated"
+    node_hours = round(compute_nodes * hours, 3)
+    total = round(compute_nodes * price * hours, 2)
+    # total/currency/basis are the names the PR comment reads (launcher.report.comment).
+    return {"nodes": compute_nodes, "kind": kind, "price_per_node_hour": price,
+            "hours": round(hours, 3), "node_hours": node_hours, "max_cost": total, "total": total,
+            "currency": CURRENCY, "per_hour": round(compute_nodes * price, 4),
+            "basis": f"upper bound: {node_hours:g} node-hours ({compute_nodes} {kind} node"
+                     f"{'s' * (compute_nodes != 1)} × the {hours:g} h wall-clock limit) at ${price:g} per node-hour"}

@@ -45,8 +45,9 @@ def get_backend(target, store=None, config=None):
 
 
 def store_for(config, name: str | None = None, *, target: str | None = None):
-    """The store holding job/run `name`: the --target's, else the local one, else the target its ledger row
-    names. Returns (store, Target); LauncherError when no store knows it."""
+    """The store holding job/run `name`, and its Target. With --target: that target's. Else the local store when
+    it has it; for a job, the target its ledger row names; else the first of the project's other targets (in
+    config order) whose store has it. LauncherError naming every store looked in when none does."""
     from launcher.jobs import records as R
 
     if target:
@@ -71,6 +72,22 @@ def store_for(config, name: str | None = None, *, target: str | None = None):
         if row is not None and row.target in config.targets and row.target != "local":
             tgt = config.target(row.target)
             return open_store(tgt, config), tgt
+    looked = [f"local ({store.description})"]
+    # Every local-backend target shares the local store, looked in above; the others each have their own.
+    for tgt in config.targets.values():
+        if tgt.backend == "local":
+            continue
+        try:
+            other = open_store(tgt, config)
+            if other.exists(key):
+                return other, tgt
+            looked.append(f"{tgt.name} ({other.description})")
+        except LauncherError as exc:
+            looked.append(f"{tgt.name} (not readable here: {exc.message})")
+        except Exception as exc:  # noqa: BLE001 - an unreachable store is reported, the search goes on
+            looked.append(f"{tgt.name} (not readable here: {str(exc).splitlines()[0][:200] if str(exc) else exc!r})")
     what = "job" if job else "run"
-    raise LauncherError(f"no {what} '{name}' in the store of target local ({store.description})",
-                        hint=f"`launcher jobs` lists the jobs; add --target NAME for a {what} on another target")
+    listed = "`launcher jobs --target NAME`" if job else "`launcher runs JOB`"
+    raise LauncherError(f"no {what} '{name}' in the store of any target; looked in: {'; '.join(looked)}",
+                        hint=f"check the name ({listed} lists them); add --target NAME if its target is not "
+                             "configured in this project")

@@ -89,8 +89,9 @@ def job_launcher_options(store, job: str) -> dict:
         jl = (yaml.safe_load(text) or {}).get("job_launcher") or {}
     except yaml.YAMLError:
         jl = {}
-    truthy = (True, 1, "1", "true", "True", "yes")
-    return {"low_priority": jl.get("low_priority") in truthy, "hold": jl.get("hold") in truthy}
+    from launcher.jobs.plan import truthy
+
+    return {"low_priority": truthy(jl.get("low_priority")), "hold": truthy(jl.get("hold"))}
 
 
 class AzureBatchBackend(Backend):
@@ -216,8 +217,8 @@ class AzureBatchBackend(Backend):
                 return  # a retried create whose first attempt went through
             if code == "JobExists":
                 raise LauncherError(f"a Batch job {job_id} already exists and was not launched from this store",
-                                    hint=f"another store (or a reset job counter) used the same job number; delete "
-                                         f"the Batch job or use another workspace name") from None
+                                    hint="another store (or a reset job counter) used the same job number; delete "
+                                         "the Batch job or use another workspace name") from None
             if code == "ActiveJobAndScheduleQuotaReached":
                 raise self._quota_error(job_id) from None
             raise _launcher_error(exc, s, f"creating the Batch job {job_id}") from None
@@ -292,6 +293,21 @@ class AzureBatchBackend(Backend):
             tasks = missing
         raise LauncherError(f"{len(tasks)} tasks of {job_id} could not be added to Batch",
                             hint="the Batch service did not take them after 3 attempts; nothing was launched")
+
+    def cost_estimate(self, *, compute_nodes: int, low_priority: bool) -> dict | None:
+        from launcher.azure.settings import estimate_cost
+
+        return estimate_cost(self.settings, compute_nodes=compute_nodes, low_priority=low_priority)
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        """One request per blob: in parallel, as record_queued wrote them."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if len(keys) < 4:
+            super()._delete_keys(keys)
+            return
+        with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
+            list(pool.map(self.store.delete, keys))
 
     # -- status, cancel, pools --------------------------------------------------------------------------------
     def status(self, job: str) -> dict:

@@ -54,7 +54,23 @@ class Backend(ABC):
         mark_unfinished(self.store, job, R.CANCELLED, "cancelled by `launcher cancel`")
         return [n for n in live if (self.store.read_json(R.run_key(n)) or {}).get("status") == R.CANCELLED]
 
+    def cost_estimate(self, *, compute_nodes: int, low_priority: bool) -> dict | None:
+        """An upper bound of what the job's nodes may cost, or None when the target has no prices."""
+        return None
+
     # -- shared plumbing ---------------------------------------------------------------------------------
+    def discard(self, plan: JobPlan) -> None:
+        """Forget a job the backend refused: its jobs/<job>/ records and the run records record_queued wrote.
+        Nothing of it stays in the store (its numbers stay used: counters never go back)."""
+        # Nothing ran, so a run holds only the run.json that record_queued wrote: no listing of every run.
+        keys = self.store.list(f"jobs/{plan.job}/")
+        keys += [R.run_key(run) for run in [*plan.parents, *(c.name for c in plan.children)]]
+        self._delete_keys(keys)
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        for key in keys:
+            self.store.delete(key)
+
     def _stop(self, job: str) -> None:
         """Backend hook: stop the processes/tasks of a job (after the cancel marker is written)."""
 

@@ -63,6 +63,16 @@ class LocalBackend(Backend):
         raise LauncherError(f"the local supervisor for {plan.job} did not start",
                             hint=" | ".join(tail) or f"see {log_path}")
 
+    def discard(self, plan: JobPlan) -> None:
+        """As Backend.discard, and the folders too (the supervisor's log, empty run folders)."""
+        import shutil
+
+        super().discard(plan)
+        shutil.rmtree(self.root / "jobs" / plan.job, ignore_errors=True)
+        for run in [*plan.parents, *(c.name for c in plan.children)]:
+            for folder in (self.root / "runs" / run, self.root / "work" / run):
+                shutil.rmtree(folder, ignore_errors=True)
+
     def _stop(self, job: str) -> None:
         """The supervisor sees the cancel marker and stops its runs; if it is gone, stop them here."""
         deadline = time.monotonic() + CANCEL_WAIT

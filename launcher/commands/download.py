@@ -7,7 +7,8 @@ Copy what a job or a run left in the store to a local folder:
   DEST/<job>/job.json, launched_job_spec.yaml, plan.json       (for a job)
   DEST/<run>/run.json, console.txt, metrics.jsonl, summary.json, repro_spec.yaml, mirrored/...
 
-A job downloads every child run. DEST defaults to the current folder.
+A job downloads every child run. DEST defaults to the current folder. Without --target, a job or run that
+is not in the local store is looked for in the stores of the project's other targets (in config order).
 
   launcher download job12 results/
   launcher download run41.3
@@ -19,7 +20,9 @@ def configure(parser) -> None:
 
     parser.add_argument("name", metavar="JOB|RUN", help="job (job12) or child run (run41.3)")
     parser.add_argument("dest", nargs="?", default=".", metavar="DEST", help="destination folder (default: .)")
-    parser.add_argument("--target", default=None, metavar="NAME", help="whose store holds it")
+    parser.add_argument("--target", default=None, metavar="NAME",
+                        help="whose store holds it (default: the local store, else the first other target whose "
+                             "store has it)")
     add_project(parser)
     add_format(parser, "text", "json")
 
@@ -35,7 +38,7 @@ def run(args) -> int:
 
     cfg = load_config(project=args.project) if args.project else load_config()
     name = args.name.split("/")[-1]
-    store, _ = store_for(cfg, name, target=args.target)
+    store, tgt = store_for(cfg, name, target=args.target)
     dest = Path(args.dest)
     files = 0
     size = 0
@@ -61,8 +64,9 @@ def run(args) -> int:
         runs = [name]
         where = dest / name
     if args.format == "json":
-        sys.stdout.write(report.to_json({"name": name, "dest": str(where), "files": files, "bytes": size,
-                                         "runs": runs}))
+        sys.stdout.write(report.to_json({"name": name, "target": tgt.name, "dest": str(where), "files": files,
+                                         "bytes": size, "runs": runs}))
     else:
-        sys.stdout.write(f"downloaded {files} files ({size:,} bytes) of {name} to {where}\n")
+        sys.stdout.write(f"downloaded {files} files ({size:,} bytes) of {name} from target {tgt.name} "
+                         f"to {where}\n")
     return 0

@@ -11,7 +11,9 @@ and add its row to the jobs.md ledger. Prints what XT printed:
 Then follows the job with a live progress bar and prints the runs table, unless --detach. Ctrl-C stops
 following, not the job (`launcher cancel JOB` stops the job). The same runspec content at the same commit
 on the same target is launched once: a second launch reports the existing job and exits 0 (--force
-launches again).
+launches again). A target with prices (price_per_node_hour) prints the cost estimate before anything is
+submitted. A local target is refused in a job that can request a GitHub OIDC token
+(ACTIONS_ID_TOKEN_REQUEST_URL set) unless LAUNCHER_ALLOW_LOCAL_WITH_TOKEN=1.
 
   launcher launch runspecs/xt_walk_through.yaml
   launcher launch runspecs/random_search.yaml --target local --detach --format json
@@ -60,6 +62,10 @@ def run(args) -> int:
             signal.signal(signal.SIGINT, lambda *_: late_interrupts.append(True))
         # XT's launch line, piece by piece as the launch proceeds.
         if not text:
+            return
+        if kind == "cost":  # its own line, before the launch line: what the job may cost, before it exists
+            sys.stdout.write(report.cost_line(value) + "\n")
+            sys.stdout.flush()
             return
         if kind == "diagnostics":  # warnings, before anything else happens
             from launcher.report.text import render_diagnostic

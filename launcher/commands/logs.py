@@ -7,6 +7,9 @@ seconds. With --follow, keeps printing new output until the run ends.
 
   launcher logs run41.3
   launcher logs ws1/run41.3 --follow
+
+Without --target, a run that is not in the local store is looked for in the stores of the project's other
+targets (in config order); the one it came from is named on stderr.
 """
 
 
@@ -16,7 +19,9 @@ def configure(parser) -> None:
     parser.add_argument("run", metavar="RUN", help="child run name, e.g. run41.3 or ws1/run41.3")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow (default: 1)")
-    parser.add_argument("--target", default=None, metavar="NAME", help="whose store holds the run")
+    parser.add_argument("--target", default=None, metavar="NAME",
+                        help="whose store holds the run (default: the local store, else the first other target "
+                             "whose store has it)")
     add_project(parser)
 
 
@@ -32,7 +37,10 @@ def run(args) -> int:
 
     cfg = load_config(project=args.project) if args.project else load_config()
     name = args.run.split("/")[-1]
-    store, _ = store_for(cfg, name, target=args.target)
+    store, tgt = store_for(cfg, name, target=args.target)
+    if args.target is None and tgt.name != "local":
+        # Found by looking through the other targets' stores: say where, so the user knows (and can pass it).
+        sys.stderr.write(f"{name}: from the store of target {tgt.name}\n")
     record = find_run(store, name)
     if record is None:
         raise LauncherError(f"no run '{args.run}' in {store.description}", hint="`launcher runs JOB` lists them")

@@ -67,6 +67,15 @@ class JobPlan:
         return self.compute_nodes * self.runs_per_node
 
 
+def truthy(value) -> bool:
+    """XT's flag values: true, 1, '1', 'true', 'yes' (any case) are on; anything else is off."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value == 1
+    return isinstance(value, str) and value.strip().lower() in ("1", "true", "yes")
+
+
 def launcher_settings(spec_data: dict) -> dict:
     """The job_launcher section with XT's defaults, checked for the values a plan needs."""
     jl = dict(spec_data.get("job_launcher") or {})
@@ -82,6 +91,9 @@ def launcher_settings(spec_data: dict) -> dict:
         "compute_nodes": jl.get("compute_nodes", 1),
         "runs_per_node": jl.get("runs_per_node", 1),
         "compute_target": jl.get("compute_target", "local"),
+        # XT's flags for the nodes: Spot (low priority) and keeping the pool after the job
+        "low_priority": truthy(jl.get("low_priority")),
+        "hold": truthy(jl.get("hold")),
     }
     for key in ("total_runs", "compute_nodes", "runs_per_node"):
         value = out[key]

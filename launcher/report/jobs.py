@@ -31,6 +31,20 @@ def launch_fragment(kind: str, value) -> str:
     return str(value)
 
 
+def cost_line(estimate: dict | None) -> str:
+    """`estimated cost: up to $1.20 for 12 node-hours at $0.1 per node-hour (dedicated nodes, …)`; '' without
+    an estimate."""
+    if not estimate:
+        return ""
+    symbol = "$" if estimate.get("currency", "USD") == "USD" else f"{estimate.get('currency')} "
+    total = estimate.get("total", estimate.get("max_cost"))
+    node_hours = estimate.get("node_hours", (estimate.get("nodes") or 0) * (estimate.get("hours") or 0))
+    return (f"estimated cost: up to {symbol}{total:.2f} for {node_hours:g} node-hours at "
+            f"{symbol}{estimate.get('price_per_node_hour'):g} per node-hour ({estimate.get('nodes')} "
+            f"{estimate.get('kind', '')} node{'s' * (estimate.get('nodes') != 1)} × the {estimate.get('hours'):g} h "
+            f"wall-clock limit)")
+
+
 def launch_line(result) -> str:
     parts = [launch_fragment("job", result.job), launch_fragment("target", result.target),
              launch_fragment("parents", len(result.parents)), launch_fragment("upload", result.code_files),
@@ -54,6 +68,8 @@ def render_launch_text(result, *, line_printed: bool = False, diagnostics_printe
             out.append(render_diagnostic(d).rstrip("\n"))
     if result.status == "launched":
         if not line_printed:
+            if result.cost_estimate:
+                out.append(cost_line(result.cost_estimate))
             out.append(launch_line(result))
         out.extend(f"note: {n}" for n in result.notes)
         if result.uploaded_bytes == 0:
@@ -74,6 +90,9 @@ def render_launch_markdown(result) -> str:
              f"({result.total_runs} runs, {result.compute_nodes}×{result.runs_per_node}, "
              f"hp_tuning {result.hp_tuning}), code {result.commit[:12]} ({result.code_files} files)", "",
              "Parent runs: " + ", ".join(f"`{p}`" for p in result.parent_runs)]
+    if result.cost_estimate:
+        line = cost_line(result.cost_estimate)
+        lines += ["", line[:1].upper() + line[1:]]
     if result.run_records:
         lines += ["", runs_markdown(result.run_records)]
     return "\n".join(lines) + "\n"

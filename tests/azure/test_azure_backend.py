@@ -86,8 +86,30 @@ def test_image_id_and_durations_and_prices():
     assert s.max_wall_clock == timedelta(minutes=90)
     assert parse_duration(30) == timedelta(minutes=30) and parse_duration("2d") == timedelta(days=2)
     assert estimate_cost(s, compute_nodes=5, low_priority=True) == {
-        "nodes": 5, "kind": "spot", "price_per_node_hour": 0.1, "hours": 1.5, "max_cost": 0.75, "per_hour": 0.5}
+        "nodes": 5, "kind": "spot", "price_per_node_hour": 0.1, "hours": 1.5, "node_hours": 7.5, "max_cost": 0.75,
+        "total": 0.75, "currency": "USD", "per_hour": 0.5,
+        "basis": "upper bound: 7.5 node-hours (5 spot nodes × the 1.5 h wall-clock limit) at $0.1 per node-hour"}
     assert estimate_cost(settings(), compute_nodes=5, low_priority=False) is None
+
+
+def test_environment_pins_the_endpoints_over_the_file():
+    pinned = {"LAUNCHER_AZB_CPU_BATCH_ENDPOINT": "https://trusted.westeurope.batch.azure.com",
+              "LAUNCHER_AZB_CPU_STORAGE_ACCOUNT_URL": "https://trustedstore.blob.core.windows.net",
+              "AZURE_BATCH_ENDPOINT": "https://default.x.batch.azure.com"}
+    raw = {**GOOD, "batch_endpoint": "https://attacker.example", "storage_account_url": "${PR_STORAGE}"}
+    s = load_settings(Target("azb-cpu", "azure-batch", raw, 3), env=pinned)
+    assert s.batch_endpoint == "https://trusted.westeurope.batch.azure.com" and s.batch_account == "trusted"
+    assert s.storage_account_url == "https://trustedstore.blob.core.windows.net"
+    assert s.storage_account == "trustedstore"
+    # Another target's variables do not apply; an empty variable counts as unset.
+    other = load_settings(Target("azb-gpu", "azure-batch", dict(GOOD), 3), env={**pinned,
+                          "LAUNCHER_AZB_GPU_BATCH_ENDPOINT": ""})
+    assert other.batch_endpoint == GOOD["batch_endpoint"]
+    with pytest.raises(LauncherError) as err:
+        load_settings(Target("azb-cpu", "azure-batch", dict(GOOD), 3),
+                      env={"LAUNCHER_AZB_CPU_STORAGE_ACCOUNT_URL": "ftp://nope"})
+    assert "storage_account_url 'ftp://nope' (from LAUNCHER_AZB_CPU_STORAGE_ACCOUNT_URL) is not an http(s) URL" \
+        in err.value.message
 
 
 def test_batch_ids_are_valid_and_runs_round_trip():

@@ -24,7 +24,10 @@ def _job_body(server) -> dict:
 
 def test_walk_through_runs_20_runs_on_batch_with_results_in_blob(project, batch_server):
     proc = project.cli("launch", "runspecs/xt_walk_through.yaml", check=True, timeout=300)
-    assert proc.stdout.splitlines()[0].startswith("job1, target: azb-cpu, creating parent runs: 5/5")
+    # The cost estimate comes before anything is submitted: 5 Spot nodes × the 30 min limit × $0.02.
+    assert proc.stdout.splitlines()[0] == ("estimated cost: up to $0.05 for 2.5 node-hours at $0.02 per node-hour "
+                                           "(5 spot nodes × the 0.5 h wall-clock limit)")
+    assert proc.stdout.splitlines()[1].startswith("job1, target: azb-cpu, creating parent runs: 5/5")
     assert "job1: completed, 20/20 runs done" in proc.stdout
 
     # The Batch job: valid id, metadata, a Spot auto pool of 5 nodes with 4 slots each, created with no action
@@ -71,8 +74,10 @@ def test_walk_through_runs_20_runs_on_batch_with_results_in_blob(project, batch_
     rows = project.ledger_rows()
     assert len(rows) == 2 and "| job1 |" in rows[1] and "| azb-cpu |" in rows[1] and "| completed |" in rows[1]
     assert "20 (5 × 4)" in rows[1]
-    logs = project.cli("logs", "run2.3", "--target", "azb-cpu", check=True)
+    # No --target needed: the run is not in the local store, so the azb-cpu store is looked in, and named.
+    logs = project.cli("logs", "run2.3", check=True)
     assert "All processing stages completed." in logs.stdout
+    assert "run2.3: from the store of target azb-cpu" in logs.stderr
     # Nothing secret in the store's records or the CLI's output.
     assert "sig=" not in json.dumps(project.json("status", "job1")) + proc.stdout + proc.stderr
     assert not store.exists("jobs/job1/cancel")
@@ -115,9 +120,18 @@ def test_active_job_quota_launches_nothing_and_lists_running_jobs(project, batch
     assert "active-job quota is reached" in proc.stderr and "someone-elses-job" in proc.stderr
     assert project.ledger_rows() == []
     assert [j["id"] for j in batch_server.service.list_jobs()] == ["someone-elses-job"]
-    record = project.store().read_json("jobs/job1/job.json")
-    assert record["status"] == "removed"  # launch.py's failure rule: marked removed, never left submitting
-    assert all(r["status"] == "cancelled" for r in project.json("runs", "job1", "--target", "azb-cpu")["runs"])
+    # No job record, no run records, no index entry: `launcher jobs` does not show it.
+    store = project.store()
+    assert store.list("jobs/") == [] and store.list("runs/") == [] and store.list("index/") == []
+    assert project.json("jobs", "--target", "azb-cpu")["jobs"] == []
+    unknown = project.cli("status", "job1")
+    assert unknown.returncode == 1 and "no job 'job1'" in unknown.stderr
+    # The quota is back (the fault was one answer): the same content launches, with fresh numbers (job1 and
+    # run1 stay used).
+    assert batch_server.faults.pending == []
+    again = json.loads(project.cli("launch", "runspecs/tiny.yaml", "--detach", "--format", "json", check=True).stdout)
+    assert again["status"] == "launched" and again["job"] == "job2" and again["parents"] == ["run2"]
+    project.wait("job2")
 
 
 def test_throttling_retried_create_and_interrupted_task_submission_end_in_one_clean_job(project, batch_server):
@@ -216,7 +230,7 @@ def test_cancel_terminates_the_batch_job_and_a_failed_start_is_reported(project,
     job = batch_server.wait_for_job("ws1-job1", "completed", timeout=30)
     assert job["executionInfo"]["terminateReason"] == "UserTerminate"
     # A node without the configured python: the task fails before any agent runs; status says why.
-    text = (project.root / "pyproject.toml").read_text().replace(f'python = "', 'python = "/nonexistent/python3" #')
+    text = (project.root / "pyproject.toml").read_text().replace('python = "', 'python = "/nonexistent/python3" #')
     project.write("pyproject.toml", text)
     project.write("runspecs/tiny.yaml", tiny_runspec(total_runs=1, per_node=1))
     project.cli("launch", "runspecs/tiny.yaml", "--detach", check=True)
@@ -225,3 +239,95 @@ def test_cancel_terminates_the_batch_job_and_a_failed_start_is_reported(project,
     assert summary["status"] == "failed"
     run = project.json("runs", "job2")["runs"][0]
     assert run["status"] == "failed" and "CommandProgramNotFound" in run["error"]
+
+
+def test_pinned_endpoint_launch_facts_cost_and_a_stale_ledger(project, batch_server, tmp_path):
+    # pyproject.toml's endpoint (from TEST_BATCH_ENDPOINT) leads nowhere; the workflow's pinned value wins.
+    env = {"TEST_BATCH_ENDPOINT": "http://127.0.0.1:9", "LAUNCHER_AZB_CPU_BATCH_ENDPOINT": batch_server.endpoint}
+    project.write("runspecs/spot.yaml", tiny_runspec(low_priority="true", total_runs=2, nodes=1, per_node=2))
+
+    def launch(*args: str) -> dict:
+        return json.loads(project.cli("launch", "runspecs/spot.yaml", "--detach", "--format", "json", *args,
+                                      check=True, **env).stdout)
+
+    first = launch()
+    assert first["status"] == "launched" and first["job"] == "job1"
+    assert _job_body(batch_server)["id"] == "ws1-job1"  # the pinned endpoint got the job
+    # The facts the PR comment reads, and the estimate: 1 Spot node × the 30 min limit × $0.02.
+    assert (first["low_priority"], first["hold"], first["nodes"], first["runs_per_node"], first["total_runs"]) == \
+        (True, False, 1, 2, 2)
+    cost = first["cost_estimate"]
+    assert (cost["total"], cost["currency"], cost["node_hours"], cost["kind"]) == (0.01, "USD", 0.5, "spot")
+    from launcher.report.comment import CommentInput, render_comment
+
+    body = render_comment(CommentInput(runspec="runspecs/spot.yaml", launch=first))
+    assert "| Estimated cost | 0.01 USD (upper bound: 0.5 node-hours" in body
+    assert "| Nodes × runs per node | 1 × 2 |" in body and "Spot" in body
+    project.cli("status", "job1", check=True, **env)
+    batch_server.wait_for_job("ws1-job1", "completed", timeout=60)
+
+    # A stale ledger (a pull request's checkout lacks the row): the store's index still finds job1.
+    (project.root / "jobs.md").unlink()
+    again = launch()
+    assert again["status"] == "exists" and again["job"] == "job1"
+    assert [r.status for r in batch_server.requests_matching("POST", r"^/jobs$")] == [201]
+    store = project.store()
+    index = store.list("index/launched/")
+    assert index == [f"index/launched/{first['content_hash']}-{first['commit'][:12]}-azb-cpu"]
+    assert store.read_json(index[0])["job"] == "job1"
+    forced = launch("--force")
+    assert forced["status"] == "launched" and forced["job"] == "job2"
+    assert store.read_json(index[0])["job"] == "job2"
+
+    # logs and download find Azure runs without --target, and say where they came from.
+    summary = project.wait("job1", timeout=60)
+    assert summary["status"] == "completed"
+    logs = project.cli("logs", "run1.1", check=True, **env)
+    assert "All processing stages completed." in logs.stdout
+    assert "run1.1: from the store of target azb-cpu" in logs.stderr
+    got = json.loads(project.cli("download", "run1.2", str(tmp_path / "dl"), "--format", "json", check=True,
+                                 **env).stdout)
+    assert got["target"] == "azb-cpu" and got["files"] >= 4
+    assert (tmp_path / "dl" / "run1.2" / "console.txt").is_file()
+    missing = project.cli("logs", "run77.1", **env)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "no run 'run77.1' in the store of any target; looked in: local (folder " in missing.stderr
+    assert f"azb-cpu (blob container {project.azurite.account_url}/{project.container})" in missing.stderr
+    assert project.json("cancel", "job2")["job"] == "job2"
+
+
+def test_a_preempted_task_leaves_no_orphaned_run_process(project, batch_server):
+    from launcher.jobs.records import pid_alive
+
+    # Minutes of work: a run process that is gone soon after the preemption was killed, it did not just end.
+    project.write("runspecs/long.yaml", tiny_runspec(total_runs=2, per_node=2, iters=100_000_000, report=1_000_000))
+    project.cli("launch", "runspecs/long.yaml", "--detach", check=True)
+    store = project.store()
+    deadline = time.monotonic() + 90
+    records: list[dict] = []
+    while time.monotonic() < deadline:
+        records = [store.read_json(f"runs/run1.{i}/run.json") or {} for i in (1, 2)]
+        if all(r.get("status") == "running" and r.get("pid") for r in records):
+            break
+        time.sleep(0.1)
+    pids = [r["pid"] for r in records]
+    assert all(pid_alive(p) for p in pids), records
+    try:
+        # The node goes away: Batch kills the agents (their process groups); each run's process, in a session
+        # of its own, must die with its agent rather than run on unseen.
+        assert sorted(batch_server.preempt_node(batch_server.job_pool_id("ws1-job1"), 0, down_for=30)) == \
+            ["run1-1", "run1-2"]
+        deadline = time.monotonic() + 5
+        while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(pid_alive(p) for p in pids), "a run process outlived its preempted task"
+    finally:
+        import os
+        import signal
+
+        for pid in pids:  # before the fix: the orphans of this test
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    batch_server.service.terminate_job("ws1-job1")  # the requeued tasks never start again

@@ -91,10 +91,11 @@ class Project:
             git(self.root, "commit", "-q", "-m", f"add {rel}")
         return path
 
-    def cli(self, *args: str, timeout: float = 240, check: bool = False) -> subprocess.CompletedProcess:
-        """`launcher ARGS` as a real process in the project."""
+    def cli(self, *args: str, timeout: float = 240, check: bool = False,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+        """`launcher ARGS` as a real process in the project (env: extra environment variables)."""
         proc = subprocess.run([sys.executable, "-m", "launcher", *map(str, args)], cwd=self.root,
-                              capture_output=True, text=True, timeout=timeout, env=cli_env())
+                              capture_output=True, text=True, timeout=timeout, env={**cli_env(), **(env or {})})
         if check and proc.returncode != 0:
             raise AssertionError(f"launcher {' '.join(map(str, args))} -> {proc.returncode}\n"
                                  f"{proc.stdout}\n{proc.stderr}")
@@ -140,6 +141,9 @@ def cli_env() -> dict:
     env = dict(os.environ)
     env["LAUNCHER_MIRROR_INTERVAL"] = "0.3"  # mirror often: tests look at mirrored files of short runs
     env.pop("GITHUB_ACTIONS", None)  # the ledger's origin is 'local: <user>' here, also in CI
+    # A CI job that can mint an OIDC token makes local launches refuse; the tests that want that set it.
+    env.pop("ACTIONS_ID_TOKEN_REQUEST_URL", None)
+    env.pop("LAUNCHER_ALLOW_LOCAL_WITH_TOKEN", None)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

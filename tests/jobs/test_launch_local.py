@@ -59,6 +59,14 @@ def test_random_search_records_the_drawn_values_per_run(project):
     proc = project.cli("launch", "runspecs/random_search.yaml", "--detach", "--format", "json", check=True)
     result = json.loads(proc.stdout)
     assert result["status"] == "launched" and result["hp_tuning"] == "random"
+    # The launch facts the PR comment reads, as the runspec says; a local target has no prices, so no estimate.
+    import yaml
+
+    jl = yaml.safe_load((REPO / "runspecs/random_search.yaml").read_text())["job_launcher"]
+    assert result["low_priority"] is (jl.get("low_priority") in (True, 1)) and result["hold"] is False
+    assert result["cost_estimate"] is None
+    assert (result["nodes"], result["runs_per_node"], result["total_runs"]) == \
+        (jl["compute_nodes"], jl["runs_per_node"], jl["total_runs"])
     job = result["job"]
     assert project.wait(job)["status"] == "completed"
     import yaml
@@ -126,6 +134,18 @@ def test_concurrent_launches_never_share_a_number(project):
         project.wait(job, timeout=180)
 
 
+def _gone(pid: int, timeout: float = 5.0) -> bool:
+    """True once pid has ended (a zombie nobody reaped counts as ended), within timeout seconds."""
+    from launcher.jobs.records import pid_alive
+
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _long_runspec(project, name="long.yaml", *, total_runs=3, per_node=3, iters=3_000_000):
     # Long enough to be caught while running; the test stops it.
     return project.write(f"runspecs/{name}", tiny_runspec(total_runs=total_runs, per_node=per_node, iters=iters,
@@ -170,7 +190,7 @@ def test_cancel_stops_a_running_job(project):
 
 
 def test_a_dead_supervisor_leaves_its_runs_lost(project):
-    _long_runspec(project, total_runs=2, per_node=2)
+    _long_runspec(project, total_runs=2, per_node=2, iters=100_000_000)  # minutes: it must not end by itself
     job = json.loads(project.cli("launch", "runspecs/long.yaml", "--detach", "--format", "json",
                                  check=True).stdout)["job"]
     running = project.wait_run("run1.1", lambda r: r.get("status") == "running" and r.get("pid"))
@@ -182,7 +202,9 @@ def test_a_dead_supervisor_leaves_its_runs_lost(project):
     runs = project.json("runs", job)["runs"]
     assert {r["status"] for r in runs} == {"lost"}
     assert "supervisor" in runs[0]["error"]
-    os.killpg(running["pid"], signal.SIGKILL)  # the orphaned run processes of this test
+    # The runs' processes died with it (parent-death signal): nothing is left running unseen.
+    for rec in (running, project.read("runs/run1.2/run.json")):
+        assert _gone(rec["pid"]), f"{rec['run']} (pid {rec['pid']}) outlived its supervisor"
 
 
 def test_capacity_and_runs_per_node_bound_what_runs_at_once(project):
@@ -280,16 +302,24 @@ def test_a_dirty_tree_is_refused_unless_allowed(project):
     project.wait(allowed["job"])
 
 
-def test_a_failed_submit_leaves_no_ledger_row_and_no_live_job(project):
+def test_a_refused_submit_leaves_no_job_record_no_ledger_row_and_nothing_running(project):
     project.write("runspecs/ok.yaml", tiny_runspec())
     (project.store / "jobs/job1/supervisor.log").mkdir(parents=True)  # the supervisor cannot log: no start
     failed = project.cli("launch", "runspecs/ok.yaml", "--detach")
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "the local supervisor for job1 could not be started" in failed.stderr
     assert project.ledger_rows() == []
-    record = project.read("jobs/job1/job.json")
-    assert record["status"] == "removed" and "launch failed" in record["error"]
-    assert {project.read(f"runs/{r}/run.json")["status"] for r in record["runs"]} <= {"cancelled"}
-    assert project.json("status", "job1")["status"] == "removed"
+    # No job record and no run records: `launcher jobs` does not show it, `status` does not know it.
+    assert not (project.store / "jobs/job1").exists()
+    assert not (project.store / "runs/run1").exists() and not (project.store / "runs/run1.1").exists()
+    assert project.json("jobs")["jobs"] == []
+    unknown = project.cli("status", "job1")
+    assert unknown.returncode == 1 and "no job 'job1'" in unknown.stderr
+    assert list((project.store / "index").glob("**/*")) == []
+    # Its numbers stay used: the next launch of the same content is job2 with run2.
+    again = json.loads(project.cli("launch", "runspecs/ok.yaml", "--detach", "--format", "json", check=True).stdout)
+    assert again["status"] == "launched" and again["job"] == "job2" and again["parents"] == ["run2"]
+    project.wait("job2")
 
 
 def test_overrides_reach_the_runs_and_the_launched_spec(project, tmp_path):
@@ -324,13 +354,12 @@ def test_ctrl_c_stops_following_not_the_job(project):
 
 
 def test_lost_runs_end_their_parents_too(project):
-    _long_runspec(project, total_runs=1, per_node=1)
+    _long_runspec(project, total_runs=1, per_node=1, iters=100_000_000)
     job = json.loads(project.cli("launch", "runspecs/long.yaml", "--detach", "--format", "json",
                                  check=True).stdout)["job"]
     running = project.wait_run("run1.1", lambda r: r.get("status") == "running" and r.get("pid"))
     os.kill(project.read(f"jobs/{job}/supervisor.json")["pid"], signal.SIGKILL)
-    os.killpg(running["pid"], signal.SIGKILL)
-    time.sleep(0.2)
+    assert _gone(running["pid"])  # the run died with its supervisor
     status = project.json("status", job)
     assert status["status"] == "failed" and [p["status"] for p in status["parents"]] == ["failed"]
     assert project.read(f"jobs/{job}/job.json")["status"] == "failed"

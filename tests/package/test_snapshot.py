@@ -183,3 +183,25 @@ def test_extract_restores_files_and_executable_bits(make_repo, tmp_path):
     assert extract_snapshot(snap.zip_bytes, dest) == sorted(FILES)
     assert (dest / "launcher_demo" / "train.py").read_text() == "print('train')\n"
     assert os.access(dest / "run.sh", os.X_OK) and not os.access(dest / "README.md", os.X_OK)
+
+
+def test_excluded_paths_are_neither_packed_nor_dirty(make_repo):
+    """The ledger (tracked or not) and its temp files: rewriting them changes neither the sha256 nor cleanliness."""
+    repo = make_repo({**FILES, "docs/jobs.md": "# Jobs\n"})
+    ledger = ["docs/jobs.md", "docs/.tmp-jobs.md.*", "docs/.jobs.md.*.tmp"]
+    before = build_snapshot(repo, exclude=ledger)
+    assert "docs/jobs.md" not in before.files and before.file_count == len(FILES)
+    (repo / "docs" / "jobs.md").write_text("# Jobs\n\n| job | ... |\n")  # a launch rewrote the tracked ledger
+    (repo / "docs" / ".tmp-jobs.md.k2j4h1.tmp").write_text("half\n")  # a concurrent write in progress
+    after = build_snapshot(repo, exclude=ledger)  # allow_dirty=False: it would raise if the tree were dirty
+    assert not after.dirty and after.dirty_files == []
+    assert after.sha256 == before.sha256
+    # Without the exclusion both files count (what launch.py used to filter out by hand).
+    with pytest.raises(LauncherError) as err:
+        build_snapshot(repo)
+    assert "docs/.tmp-jobs.md.k2j4h1.tmp" in err.value.message and "docs/jobs.md" in err.value.message
+    # Only the named paths: another change still makes the tree dirty, and exclusion also filters extras.
+    (repo / "README.md").write_text("# changed\n")
+    assert build_snapshot(repo, exclude=ledger, allow_dirty=True).dirty_files == ["README.md"]
+    extra = build_snapshot(repo, exclude=ledger, extras=["docs/*.md"], allow_dirty=True)
+    assert "docs/jobs.md" not in extra.files
