@@ -124,7 +124,12 @@ def test_launch_runs_no_pull_request_code():
     # two lines of shell around it. No script, installer or interpreter ever touches payload/.
     allowed = ('mkdir -p "$RESULTS"', 'if [ "$FORCE" = "true" ]; then set -- --force; fi',
                '# The default branch\'s ledger tells which content was launched already (a re-run launches nothing).',
-               'if [ -f "../trusted/$LEDGER" ]; then cp "../trusted/$LEDGER" "$LEDGER"; fi')
+               'if [ -f "../trusted/$LEDGER" ]; then cp "../trusted/$LEDGER" "$LEDGER"; fi',
+               # the endpoint pins from repository variables (see test_launch_pins_endpoints_from_repo_variables)
+               'case "$TARGET" in ""|*[!A-Za-z0-9_-]*) echo "invalid target name: $TARGET" >&2; exit 1;; esac',
+               'prefix="LAUNCHER_$(printf \'%s\' "$TARGET" | tr \'a-z-\' \'A-Z_\')"',
+               'export "${prefix}_BATCH_ENDPOINT=$PINNED_BATCH_ENDPOINT" '
+               '"${prefix}_STORAGE_ACCOUNT_URL=$PINNED_STORAGE_ACCOUNT_URL"')
     launch_lines = []
     for step in runs:
         if step is install[0]:
@@ -138,6 +143,16 @@ def test_launch_runs_no_pull_request_code():
     uses = [str(s.get("uses", "")) for s in steps_of(job) if "uses" in s]
     assert all(u.split("@")[0] in ("actions/checkout", "actions/setup-python", "actions/upload-artifact")
                for u in uses), uses
+
+
+def test_launch_pins_endpoints_from_repo_variables():
+    """A pull request must not point a launch at other endpoints by editing pyproject.toml."""
+    step = next(s for s in steps_of(load(REUSABLE)["jobs"]["launch"]) if s.get("name") == "launch")
+    assert step["env"]["PINNED_BATCH_ENDPOINT"] == "${{ vars.AZURE_BATCH_ENDPOINT }}"
+    assert step["env"]["PINNED_STORAGE_ACCOUNT_URL"] == "${{ vars.AZURE_STORAGE_ACCOUNT_URL }}"
+    lines = shell_lines(step["run"])
+    export = next(i for i, ln in enumerate(lines) if ln.startswith("export "))
+    assert export < next(i for i, ln in enumerate(lines) if ln.startswith("launcher launch "))
 
 
 def test_local_target_launches_run_in_a_job_without_token_or_environment():
