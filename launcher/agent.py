@@ -81,6 +81,19 @@ class _Mirror:
                 count += 1
         return count
 
+    def sync_named(self, names) -> None:
+        """Upload the named files directly under the folder that changed since the last pass."""
+        for name in names:
+            path = self.root / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            stamp = (st.st_size, st.st_mtime_ns)
+            if self.seen.get(name) != stamp:
+                self.store.write_bytes(self.prefix + name, path.read_bytes())
+                self.seen[name] = stamp
+
 
 def read_tail(path: Path, lines: int = R.CONSOLE_TAIL_LINES, max_bytes: int = 16384) -> str:
     try:
@@ -100,17 +113,7 @@ def latest_metrics(metrics_path: Path) -> tuple[dict, int | None]:
     Each metrics.jsonl line is one report: {"stage": 1, "iteration": 5000, "hours": 0.06, "<metric>": value}."""
     out: dict = {}
     iters = None
-    try:
-        text = metrics_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return out, iters
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line being written right now
-        if not isinstance(row, dict):
-            continue
+    for row in _metric_rows(metrics_path):
         stage = row.get("stage", 1)
         prefix = stage if isinstance(stage, str) and stage.startswith("s") else f"s{stage}"
         for key in ("iteration", "iters", "iter", "step"):
@@ -275,8 +278,8 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
 
         def publish(final: bool) -> None:
             mirror.sync()
-            _sync_named(console_mirror, ("console.txt",))
-            _sync_named(extras, _RESULT_FILES)
+            console_mirror.sync_named(("console.txt",))
+            extras.sync_named(_RESULT_FILES)
             metrics, iters = latest_metrics(exp_dir / "metrics.jsonl")
             rec.update(metrics=metrics, iters=iters, heartbeat=R.now_iso(), console_tail=read_tail(console))
             if final:
@@ -323,19 +326,6 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
     return rec
 
 
-def _sync_named(mirror: _Mirror, names) -> None:
-    for name in names:
-        path = mirror.root / name
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        stamp = (st.st_size, st.st_mtime_ns)
-        if mirror.seen.get(name) != stamp:
-            mirror.store.write_bytes(mirror.prefix + name, path.read_bytes())
-            mirror.seen[name] = stamp
-
-
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -343,18 +333,26 @@ def _read_json(path: Path):
         return None
 
 
-def _first_metric_of_last_stage(path: Path):
-    last = None
+def _metric_rows(path: Path) -> list[dict]:
+    """The reports in a metrics.jsonl, one dict a line; [] when the file is missing or unreadable."""
     try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                last = row
-    except OSError:
-        return None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written right now
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _first_metric_of_last_stage(path: Path):
+    rows = _metric_rows(path)
+    last = rows[-1] if rows else None
     if not last:
         return None
     values = last["metrics"] if isinstance(last.get("metrics"), dict) else last

@@ -116,7 +116,8 @@ def load_config(start: Path | str | None = None, *, project: Path | str | None =
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
-    display = os.path.relpath(file) if not os.path.relpath(file).startswith("..") else str(file)
+    rel = os.path.relpath(file)
+    display = str(file) if rel.startswith("..") else rel  # diagnostics name the file as the user sees it
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

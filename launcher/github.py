@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from launcher.diagnostics import LauncherError, UsageError
+
 
 def _escape_data(s: str) -> str:
     # https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts (escapeData)
@@ -168,8 +170,6 @@ def load_event(path: str | Path | None = None, name: str | None = None) -> Event
     """Read the event from the given file/name, else from $GITHUB_EVENT_PATH / $GITHUB_EVENT_NAME."""
     import json
 
-    from launcher.diagnostics import LauncherError, UsageError
-
     path = path or os.environ.get("GITHUB_EVENT_PATH") or ""
     name = name or os.environ.get("GITHUB_EVENT_NAME") or ""
     if not path:
@@ -233,8 +233,6 @@ class GitHubAPI:
 
     @classmethod
     def from_env(cls, repo: str = "") -> "GitHubAPI":
-        from launcher.diagnostics import LauncherError
-
         repo = repo or os.environ.get("GITHUB_REPOSITORY", "")
         token = os.environ.get("GITHUB_TOKEN", "") or os.environ.get("GH_TOKEN", "")
         if not repo or "/" not in repo:
@@ -251,8 +249,6 @@ class GitHubAPI:
         import time
         import urllib.error
         import urllib.request
-
-        from launcher.diagnostics import LauncherError
 
         url = path if path.startswith("http") else f"{self.api_url}{path}"
         data = json.dumps(body).encode("utf-8") if body is not None else None

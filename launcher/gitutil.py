@@ -25,7 +25,7 @@ class GitError(LauncherError):
         self.returncode = returncode
         self.stderr = stderr
         self.stdout = stdout
-        tail = "\n".join(line for line in stderr.strip().splitlines()[-3:])
+        tail = "\n".join(stderr.strip().splitlines()[-3:])
         message = f"`{' '.join(self.argv)}` failed (exit {returncode})"
         if tail:
             message += ":\n  " + tail.replace("\n", "\n  ")

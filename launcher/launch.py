@@ -223,7 +223,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
             job, row = existing
             result.status = EXISTS
             result.job = job
-            result.ledger_row = _row_dict(row) if row is not None else None
+            result.ledger_row = row.to_dict() if row is not None else None
             result.message = (f"{shown} (this content at commit {snapshot.commit[:12] or '-'}) was already launched "
                               f"on {tgt.name} as {job}: nothing launched (--force launches it again)")
             return result
@@ -277,9 +277,9 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
         emit("submitted", result.job)
         store.write_json(index_key, {"job": result.job, "launched": R.now_iso(), "content_hash":
                                      resolved.content_hash, "commit": snapshot.commit, "target": tgt.name})
-        row = _ledger_row(L, result, config)
+        row = _ledger_row(L, config, result.job, job_record, launched=L.format_launched())
         _upsert_ledger(L, config, row)
-        result.ledger_row = _row_dict(row)
+        result.ledger_row = row.to_dict()
     except BaseException as exc:
         _remove_job(backend, store, plan, job_record, exc, submitted=submitted, index_key=index_key)
         raise
@@ -363,15 +363,7 @@ def _row_from_store(L, config, store, job: str):
     try:
         record = store.read_json(R.job_key(job, "job.json")) or {}
         created = R.parse_iso(record.get("created"))
-        runspec = os.path.relpath(config.project_dir / record.get("runspec", ""), config.ledger_path.parent)
-        hp = record.get("hp_tuning", False)
-        row = L.LedgerRow(
-            job=job, launched=L.format_launched(created) if created else "", runspec=Path(runspec).as_posix(),
-            content_hash=record.get("content_hash", ""), commit=record.get("commit", ""),
-            target=record.get("target", ""),
-            runs=L.format_runs(record.get("total_runs", 0), record.get("compute_nodes"), record.get("runs_per_node")),
-            hp_tuning=str(hp).lower() if hp is False else str(hp), status="submitted",
-            description=record.get("description", ""), origin=record.get("origin", ""))
+        row = _ledger_row(L, config, job, record, launched=L.format_launched(created) if created else "")
         return L.with_summary(row, job_summary(store, job))
     except (LauncherError, ValueError, TypeError, OSError):
         return None
@@ -391,15 +383,13 @@ def _remove_job(backend, store, plan, job_record: dict, exc: BaseException, *, s
         if not submitted:
             # A supervisor that came up after all, or a Ctrl-C in the middle of a submission: stop it first.
             if store.exists(R.job_key(job, "supervisor.json")) or not isinstance(exc, Exception):
-                backend.request_cancel(job)
-                backend._stop(job)
+                backend.stop(job)
             backend.discard(plan)
             return
         entry = store.read_json(index_key) or {}
         if entry.get("job") == job:
             store.delete(index_key)
-        backend.request_cancel(job)
-        backend._stop(job)
+        backend.stop(job)
         job_record.update(status=R.REMOVED, ended=R.now_iso(),
                           error=f"launch failed: {getattr(exc, 'message', None) or exc!r}")
         store.write_json(R.job_key(job, "job.json"), job_record)
@@ -408,31 +398,24 @@ def _remove_job(backend, store, plan, job_record: dict, exc: BaseException, *, s
         pass
 
 
-def _ledger_row(L, result: LaunchResult, config):
-    runspec = os.path.relpath(config.project_dir / result.runspec, config.ledger_path.parent)
+def _ledger_row(L, config, job: str, record: dict, *, launched: str):
+    """The ledger row of a job from its job record (job.json): the one place that maps record fields to columns,
+    for a fresh launch and for a row rebuilt from the store alike."""
+    runspec = os.path.relpath(config.project_dir / record.get("runspec", ""), config.ledger_path.parent)
+    hp = record.get("hp_tuning", False)
     return L.LedgerRow(
-        job=result.job, launched=L.format_launched(), runspec=Path(runspec).as_posix(),
-        content_hash=result.content_hash, commit=result.commit, target=result.target,
-        runs=L.format_runs(result.total_runs, result.compute_nodes, result.runs_per_node),
-        hp_tuning=str(result.hp_tuning).lower() if result.hp_tuning is False else str(result.hp_tuning),
-        status="submitted", description=result.description, origin=result.origin,
-    )
+        job=job, launched=launched, runspec=Path(runspec).as_posix(), content_hash=record.get("content_hash", ""),
+        commit=record.get("commit", ""), target=record.get("target", ""),
+        runs=L.format_runs(record.get("total_runs", 0), record.get("compute_nodes"), record.get("runs_per_node")),
+        hp_tuning=str(hp).lower() if hp is False else str(hp), status="submitted",
+        description=record.get("description", ""), origin=record.get("origin", ""))
 
 
 def _upsert_ledger(L, config, row) -> None:
-    """Read-modify-write of jobs.md under a lock, so concurrent launches from one machine keep every row."""
-    import fcntl
-
+    """Read-modify-write of jobs.md under the ledger lock, so concurrent launches from one machine keep every row."""
     try:
-        lock_dir = config.store_dir / "locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_dir / "ledger.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            ledger = L.parse_ledger(config.ledger_path)
-            L.write_ledger(config.ledger_path, L.upsert(ledger, row))
-        finally:
-            os.close(fd)
+        L.update_ledger_file(config.ledger_path, lambda ledger: L.upsert(ledger, row),
+                             lock_dir=config.store_dir / "locks")
     except OSError as exc:
         raise LauncherError(f"the ledger row of {row.job} could not be written ({exc.strerror or exc}: "
                             f"{exc.filename or config.ledger_path}); {row.job} was stopped and marked removed",
@@ -440,27 +423,12 @@ def _upsert_ledger(L, config, row) -> None:
             from None
 
 
-def _row_dict(row) -> dict:
-    if hasattr(row, "to_dict"):
-        return row.to_dict()
-    return asdict(row)
-
-
 def update_ledger_status(config, job: str, summary: dict) -> None:
     """After following a job to its end: its final status and best hpmax in its ledger row."""
     from launcher import ledger as L
 
-    import fcntl
-
-    lock_dir = config.store_dir / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / "ledger.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        ledger = L.parse_ledger(config.ledger_path)
+    def update(ledger):
         row = ledger.get(job)
-        if row is None:
-            return
-        L.write_ledger(config.ledger_path, L.upsert(ledger, L.with_summary(row, summary)))
-    finally:
-        os.close(fd)
+        return ledger if row is None else L.upsert(ledger, L.with_summary(row, summary))
+
+    L.update_ledger_file(config.ledger_path, update, lock_dir=config.store_dir / "locks")

@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from launcher.diagnostics import ERROR, Diagnostic, LauncherError, did_you_mean
+from launcher.jobs.numbering import JOB_NAME_RE
 
 #: Header cells, in order; the first column is the job name.
 COLUMNS = ("job", "launched (UTC)", "runspec", "content hash", "commit", "target", "runs", "hp_tuning", "status",
@@ -39,7 +40,6 @@ FINAL_STATUSES = frozenset({"completed", "succeeded", "failed", "cancelled", "ca
                             "error", "killed", "aborted", "terminated", "deleted", "done"})
 COMMIT_SUFFIX = " [skip ci]"  # a ledger commit is data, not code: no workflow needs to run for it
 
-_JOB_RE = re.compile(r"^job([1-9][0-9]*)$")
 _HEX_RE = re.compile(r"^[0-9a-f]{13,}$")
 _LINK_RE = re.compile(r"^\[(.*)\]\((.*)\)$")
 _DELIM_CELL_RE = re.compile(r"^:?-{1,}:?$")
@@ -68,7 +68,7 @@ class LedgerRow:
             if name in ("content_hash", "commit") and _HEX_RE.match(value.lower()):
                 value = value[:SHORT_HASH]  # the ledger shows short hashes; keep the row equal to what is written
             object.__setattr__(self, name, value.strip())
-        if not _JOB_RE.match(self.job):
+        if not JOB_NAME_RE.match(self.job):
             raise ValueError(f"job must be a job name like 'job12', not {self.job!r}")
 
     @property
@@ -272,7 +272,7 @@ def parse_ledger(text: str | Path, *, file: str = "jobs.md") -> Ledger:
             raise LedgerError(file, lineno, f"the row has {len(cells)} cells, expected {len(COLUMNS)}",
                               "a '|' inside a cell must be written '\\|'; every row needs one cell per column",
                               "LG104")
-        if not _JOB_RE.match(cells[0]):
+        if not JOB_NAME_RE.match(cells[0]):
             raise LedgerError(file, lineno, f"the first cell is '{cells[0]}', not a job name like 'job12'",
                               "the first column holds the job name; fix or remove this row", "LG105")
         if cells[0] in seen:
@@ -297,10 +297,6 @@ def render(ledger: Ledger) -> str:
         out.append("| " + " | ".join(escape_cell(v) for v in values) + " |\n")
     out.append(ledger.postamble)
     return "".join(out)
-
-
-def rows(ledger: Ledger) -> list[LedgerRow]:
-    return list(ledger.rows)
 
 
 def with_summary(row: LedgerRow, summary: dict) -> LedgerRow:
@@ -345,6 +341,11 @@ def read_ledger(path: str | Path, *, display: str | None = None) -> Ledger:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Ledger()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise LauncherError(f"cannot read the ledger {display or path}: {reason}",
+                            hint="the ledger is a UTF-8 Markdown file (jobs.md); name it with --ledger FILE or "
+                                 "[tool.launcher] ledger") from None
     return parse_ledger(text, file=display or str(path))
 
 
@@ -475,7 +476,7 @@ def push_ledger_update(repo_dir: str | Path, ledger_path: str | Path, update: Ca
     from launcher import gitutil
 
     root = gitutil.repo_root(repo_dir)
-    rel = _repo_relative(root, ledger_path)
+    rel = repo_relative(root, ledger_path)
     if gitutil.git(["remote", "get-url", remote], root, check=False).returncode != 0:
         raise LauncherError(f"git remote '{remote}' is not configured in {root}",
                             hint="pass --remote NAME, or add it: git remote add origin URL")
@@ -519,7 +520,8 @@ def push_ledger_update(repo_dir: str | Path, ledger_path: str | Path, update: Ca
                              "group 'ledger')")
 
 
-def _repo_relative(root: Path, ledger_path: str | Path) -> str:
+def repo_relative(root: Path, ledger_path: str | Path) -> str:
+    """The ledger's path inside the repository at root ('/'-separated); a LauncherError outside it."""
     p = Path(ledger_path)
     if p.is_absolute():
         try:

@@ -223,11 +223,7 @@ def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ..
 
 def upload_snapshot(store, snapshot: Snapshot) -> tuple[str, int]:
     """Put the zip at code/<sha256>.zip unless it is already there; returns (key, bytes uploaded)."""
-    key = snapshot.key
-    if store.exists(key):
-        return key, 0
-    store.write_bytes(key, snapshot.zip_bytes)
-    return key, snapshot.zip_size
+    return snapshot.key, store.put_if_absent(snapshot.key, snapshot.zip_bytes)
 
 
 def extract_snapshot(zip_bytes: bytes, dest: str | Path) -> list[str]:

@@ -181,10 +181,12 @@ def diff_values(a: Any, b: Any, path: str = "$") -> list[tuple[str, Any, Any]]:
 
 
 def _repro_diff(original: dict, repro: dict, source_text: str) -> list[str]:
+    from launcher.spec.resolve import SPECIAL_SECTIONS
+
     lines = []
     if "job_launcher" in original and "job_launcher" not in repro:
         lines.append("- job_launcher: not in repro_spec.yaml (a local run does not launch)")
-    resolved = [s for s in ("hyperparameters", "string_replacements", "forward_definitions")
+    resolved = [s for s in SPECIAL_SECTIONS
                 if any(ln.startswith(f"{s}:") for ln in source_text.splitlines())]
     if resolved:
         lines.append(f"- {', '.join(resolved)}: resolved into the values")
@@ -202,7 +204,7 @@ def smoke(runspec: str | Path, *, component_roots: list[Path], project_dir: Path
     import shutil
     import tempfile
 
-    from launcher.runtime.executor import dump_yaml, repro_spec
+    from launcher.runtime.executor import dump_yaml
     from launcher.spec.api import resolve_file
 
     report = SmokeReport(runspec=str(runspec), iterations=iterations, timeout=timeout)
@@ -246,7 +248,7 @@ def smoke(runspec: str | Path, *, component_roots: list[Path], project_dir: Path
             argv.append("--verbose")
         stdout, stderr = _run_child(argv, cwd, timeout, report)
         exp_dir = (cwd / experiment_path) if experiment_path else cwd
-        _evaluate(report, rs, data, exp_dir, stdout, stderr, verbose, repro_spec)
+        _evaluate(report, rs, data, exp_dir, stdout, stderr, verbose)
         if out_dir is not None:
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)
@@ -292,11 +294,12 @@ def _run_child(argv: list[str], cwd: Path, timeout: float, report: SmokeReport) 
     return stdout or "", stderr or ""
 
 
-def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, stderr: str, verbose: bool,
-              repro_spec) -> None:
+def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, stderr: str, verbose: bool) -> None:
     import json
 
     import yaml
+
+    from launcher.runtime.executor import repro_spec
 
     console = _read(exp_dir / "console.txt") or stdout
     lines = console.splitlines()

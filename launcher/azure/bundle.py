@@ -72,9 +72,4 @@ def upload_bundle(store) -> tuple[str, int]:
     """Put the bundle in the store unless it is there; returns (key, bytes uploaded)."""
     data, sha = build_bundle()
     key = bundle_key(sha)
-    if hasattr(store, "upload"):
-        return key, store.upload(key, data, if_absent=True)
-    if store.exists(key):
-        return key, 0
-    store.write_bytes(key, data)
-    return key, len(data)
+    return key, store.put_if_absent(key, data)

@@ -169,18 +169,15 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
             return default
         return expanded.strip()
 
-    batch_endpoint = text("batch_endpoint", required=True,
-                          hint="the Batch account URL, e.g. https://myacct.westeurope.batch.azure.com")
-    if batch_endpoint and urlparse(batch_endpoint).scheme not in ("http", "https"):
-        bad("batch_endpoint", f"batch_endpoint {batch_endpoint!r}{pinned_by.get('batch_endpoint', '')} is not an "
-            "http(s) URL",
-            "e.g. https://myacct.westeurope.batch.azure.com")
-    storage_url = text("storage_account_url", required=True,
-                       hint="the Storage account's blob URL, e.g. https://myacct.blob.core.windows.net")
-    if storage_url and urlparse(storage_url).scheme not in ("http", "https"):
-        bad("storage_account_url", f"storage_account_url {storage_url!r}{pinned_by.get('storage_account_url', '')} "
-            "is not an http(s) URL",
-            "e.g. https://myacct.blob.core.windows.net")
+    def http_url(key: str, what: str, example: str) -> str:
+        value = text(key, required=True, hint=f"{what}, e.g. {example}")
+        if value and urlparse(value).scheme not in ("http", "https"):
+            bad(key, f"{key} {value!r}{pinned_by.get(key, '')} is not an http(s) URL", f"e.g. {example}")
+        return value
+
+    batch_endpoint = http_url("batch_endpoint", "the Batch account URL", "https://myacct.westeurope.batch.azure.com")
+    storage_url = http_url("storage_account_url", "the Storage account's blob URL",
+                           "https://myacct.blob.core.windows.net")
     container = text("container", required=False, hint="", default="launcher")
     if container and not _CONTAINER_RE.match(container):
         bad("container", f"container {container!r} is not a valid blob container name",

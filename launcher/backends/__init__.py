@@ -63,11 +63,11 @@ def store_for(config, name: str | None = None, *, target: str | None = None):
         return store, local
     job = run if run.startswith("job") else None
     if job:
-        try:
-            from launcher import ledger as L
+        from launcher import ledger as L
 
-            row = next((r for r in L.rows(L.parse_ledger(config.ledger_path)) if r.job == job), None)
-        except (ImportError, AttributeError, LauncherError, OSError):
+        try:
+            row = L.parse_ledger(config.ledger_path).get(job)
+        except (LauncherError, OSError):  # an unreadable ledger only means: look in every store
             row = None
         if row is not None and row.target in config.targets and row.target != "local":
             tgt = config.target(row.target)

@@ -28,8 +28,9 @@ import re
 import shlex
 import threading
 import time
+from functools import cached_property
 
-from launcher.backends.base import Backend
+from launcher.backends.base import Backend, queued_records
 from launcher.diagnostics import LauncherError
 from launcher.jobs import records as R
 from launcher.jobs.plan import JobPlan
@@ -102,7 +103,6 @@ class AzureBatchBackend(Backend):
 
         super().__init__(target, store, config)
         self.settings = load_settings(target, config)
-        self._client = None
 
     @classmethod
     def open_store(cls, target, config):
@@ -115,11 +115,9 @@ class AzureBatchBackend(Backend):
         store.refresh_job = BatchObserver(settings, store).refresh  # read by jobs.status.job_summary
         return store
 
-    @property
+    @cached_property
     def client(self):
-        if self._client is None:
-            self._client = batch_client(self.settings)
-        return self._client
+        return batch_client(self.settings)
 
     # -- submit ------------------------------------------------------------------------------------------
     def submit(self, plan: JobPlan) -> None:
@@ -309,12 +307,7 @@ class AzureBatchBackend(Backend):
         with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
             list(pool.map(self.store.delete, keys))
 
-    # -- status, cancel, pools --------------------------------------------------------------------------------
-    def status(self, job: str) -> dict:
-        from launcher.jobs.status import job_summary
-
-        return job_summary(self.store, job)
-
+    # -- cancel, pools ----------------------------------------------------------------------------------------
     def _stop(self, job: str) -> None:
         """Terminate the Batch job (its running tasks are stopped); a held pool is deleted too."""
         info = self.store.read_json(batch_key(job)) or {}
@@ -414,16 +407,7 @@ class AzureBatchBackend(Backend):
         HTTP request each)."""
         import json
 
-        items = []
-        for node, parent in enumerate(plan.parents):
-            items.append((R.run_key(parent), {
-                "run": parent, "job": plan.job, "workspace": plan.workspace, "parent": None, "node": f"node{node}",
-                "status": R.QUEUED, "children": [c.name for c in plan.children_of(parent)], "queued": R.now_iso()}))
-        for child in plan.children:
-            items.append((R.run_key(child.name), R.new_run_record(
-                run=child.name, job=plan.job, workspace=plan.workspace, parent=child.parent, index=child.index,
-                node=f"node{child.node}", hparams=child.hparams, seed=child.seed)))
-        encoded = [(k, (json.dumps(v, indent=2, sort_keys=True) + "\n").encode()) for k, v in items]
+        encoded = [(k, (json.dumps(v, indent=2, sort_keys=True) + "\n").encode()) for k, v in queued_records(plan)]
         if hasattr(self.store, "write_many"):
             self.store.write_many(encoded, label="recording runs")
         else:
@@ -443,15 +427,12 @@ class BatchObserver:
 
     def __init__(self, settings, store) -> None:
         self.settings, self.store = settings, store
-        self._client = None
         self._seen: dict[str, tuple[float, dict]] = {}
         self._lock = threading.Lock()
 
-    @property
+    @cached_property
     def client(self):
-        if self._client is None:
-            self._client = batch_client(self.settings)
-        return self._client
+        return batch_client(self.settings)
 
     def refresh(self, job: str) -> dict:
         with self._lock:

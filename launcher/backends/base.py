@@ -49,8 +49,7 @@ class Backend(ABC):
 
         names = child_names(self.store, job)
         live = [n for n in names if (self.store.read_json(R.run_key(n)) or {}).get("status") not in R.FINAL_STATES]
-        self.request_cancel(job)
-        self._stop(job)
+        self.stop(job)
         mark_unfinished(self.store, job, R.CANCELLED, "cancelled by `launcher cancel`")
         return [n for n in live if (self.store.read_json(R.run_key(n)) or {}).get("status") == R.CANCELLED]
 
@@ -78,14 +77,27 @@ class Backend(ABC):
         # Agents poll this marker, wherever they run, so a cancel reaches them without a connection.
         self.store.write_text(R.job_key(job, "cancel"), R.now_iso() + "\n")
 
+    def stop(self, job: str) -> None:
+        """Write the cancel marker, then stop what this backend can reach (run records are left as they are)."""
+        self.request_cancel(job)
+        self._stop(job)
+
     def record_queued(self, plan: JobPlan) -> None:
         """run.json of every parent and child as queued, so monitoring shows the whole job at once."""
-        for node, parent in enumerate(plan.parents):
-            self.store.write_json(R.run_key(parent), {
-                "run": parent, "job": plan.job, "workspace": plan.workspace, "parent": None, "node": f"node{node}",
-                "status": R.QUEUED, "children": [c.name for c in plan.children_of(parent)], "queued": R.now_iso(),
-            })
-        for child in plan.children:
-            self.store.write_json(R.run_key(child.name), R.new_run_record(
-                run=child.name, job=plan.job, workspace=plan.workspace, parent=child.parent, index=child.index,
-                node=f"node{child.node}", hparams=child.hparams, seed=child.seed))
+        for key, record in queued_records(plan):
+            self.store.write_json(key, record)
+
+
+def queued_records(plan: JobPlan) -> list[tuple[str, dict]]:
+    """(store key, run.json) of every parent and child of a plan, as queued."""
+    items = []
+    for node, parent in enumerate(plan.parents):
+        items.append((R.run_key(parent), {
+            "run": parent, "job": plan.job, "workspace": plan.workspace, "parent": None, "node": f"node{node}",
+            "status": R.QUEUED, "children": [c.name for c in plan.children_of(parent)], "queued": R.now_iso(),
+        }))
+    for child in plan.children:
+        items.append((R.run_key(child.name), R.new_run_record(
+            run=child.name, job=plan.job, workspace=plan.workspace, parent=child.parent, index=child.index,
+            node=f"node{child.node}", hparams=child.hparams, seed=child.seed)))
+    return items

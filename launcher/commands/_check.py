@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from launcher.commands._options import add_component_roots, add_project
+from launcher.commands._options import add_component_roots, add_project, load_project_config
 
 
 def configure_common(parser: argparse.ArgumentParser) -> None:
@@ -17,15 +17,13 @@ def configure_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
 
 
-def run_check(args: argparse.Namespace, *, do_lint: bool) -> tuple[object, int]:
-    from launcher.config import load_config
-    from launcher.report import check as report
+def run_check(args: argparse.Namespace, *, do_lint: bool):
+    """Check args.files with the project's component roots and compute targets; returns the CheckResult."""
     from launcher.spec.api import check_files
 
-    cfg = load_config(project=args.project) if args.project else load_config()
-    result = check_files(args.files, component_roots=cfg.roots_with(args.component_roots), do_lint=do_lint,
-                         target_names=set(cfg.targets), command="lint" if do_lint else "validate")
-    return result, cfg
+    cfg = load_project_config(args)
+    return check_files(args.files, component_roots=cfg.roots_with(args.component_roots), do_lint=do_lint,
+                       target_names=set(cfg.targets), command="lint" if do_lint else "validate")
 
 
 def emit(result, args: argparse.Namespace) -> int:

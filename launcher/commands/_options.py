@@ -27,6 +27,13 @@ def add_project(parser: argparse.ArgumentParser) -> None:
                         help="project folder holding pyproject.toml (default: nearest above the current folder)")
 
 
+def load_project_config(args: argparse.Namespace):
+    """The config of --project (see add_project), else of the nearest pyproject.toml above the current folder."""
+    from launcher.config import load_config
+
+    return load_config(project=args.project) if args.project else load_config()
+
+
 def parse_overrides(items: list[str]) -> dict[str, str]:
     from launcher.diagnostics import UsageError
 

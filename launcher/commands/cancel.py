@@ -33,14 +33,12 @@ def run(args) -> int:
     if record.get("target") in cfg.targets:
         tgt = cfg.target(record["target"])
     before = job_summary(store, args.job)
-    if before["status"] in R.FINAL_STATES + (R.REMOVED,):
-        changed: list[str] = []
-    else:
-        changed = get_backend(tgt, store, cfg).cancel(args.job)
+    ended = before["status"] in R.FINAL_STATES + (R.REMOVED,)
+    changed = [] if ended else get_backend(tgt, store, cfg).cancel(args.job)
     after = job_summary(store, args.job)
     if args.format == "json":
         sys.stdout.write(report.to_json({**after, "cancelled_runs": changed}))
-    elif before["status"] in R.FINAL_STATES + (R.REMOVED,):
+    elif ended:
         sys.stdout.write(f"{args.job} already ended ({before['status']}): nothing to cancel\n")
     else:
         sys.stdout.write(report.summary_line(after) + "\n")

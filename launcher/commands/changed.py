@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from launcher.diagnostics import LauncherError, UsageError, did_you_mean
 from launcher.github import RUNSPEC_SUFFIXES, ZERO_SHA, matrix_id
 
 HELP = "list the runspecs a GitHub event changed, as a job matrix"
@@ -129,17 +129,10 @@ class ChangedResult:
 # git
 
 def _git(args: list[str], cwd: Path) -> str:
-    from launcher.diagnostics import LauncherError
+    from launcher.gitutil import git
 
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise LauncherError("git is not installed") from None
-    if proc.returncode != 0:
-        raise LauncherError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}",
-                            hint="the workflow checks out with `fetch-depth: 0` so both commits are present; "
-                                 "locally, `git fetch` the base first")
-    return proc.stdout
+    return git(args, cwd, hint="the workflow checks out with `fetch-depth: 0` so both commits are present; "
+                               "locally, `git fetch` the base first").stdout
 
 
 def _is_runspec(path: str, root: str) -> bool:
@@ -149,8 +142,6 @@ def _is_runspec(path: str, root: str) -> bool:
 
 def changed_paths(cwd: Path, base: str, head: str, *, merge_base: bool) -> list[str]:
     """Files added, copied, modified or renamed-to between two commits (deletions are not listed)."""
-    from launcher.diagnostics import LauncherError
-
     for rev in (base, head):
         if rev.startswith("-") or any(c.isspace() for c in rev):  # never let a revision become a git option
             raise LauncherError(f"{rev!r} is not a commit", hint="pass a SHA, branch or tag name")
@@ -178,56 +169,31 @@ def _truthy(value) -> bool:
     return False
 
 
-def launcher_section(path: Path) -> dict:
-    """job_launcher of the resolved spec when the resolver exists, else of a light YAML read.
-
-    Only used to route the matrix; `launcher validate` reports whatever is wrong with the file.
-    """
-    try:
-        from launcher.spec.api import resolve_file
-    except ImportError:
-        resolve_file = None
-    if resolve_file is not None:
-        try:
-            # string_replacements and forward definitions applied; component defaults are not needed here
-            # (the XT defaults that matter, enabled 0 and compute_target azb-cpu, are applied by the caller).
-            section = resolve_file(path, component_roots=[], require_components=False).job_launcher
-            if section:
-                return section
-        except Exception:  # noqa: BLE001 - an invalid runspec is validate's business, not ours
-            pass
-    import yaml
-
-    try:
-        if path.stat().st_size > 1024 * 1024:
-            return {}
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - same: unreadable means "not launching" here
-        return {}
-    section = data.get("job_launcher") if isinstance(data, dict) else None
-    return section if isinstance(section, dict) else {}
-
-
 def _targets(cwd: Path) -> dict:
-    """[tool.launcher.targets] of the nearest pyproject.toml at or above cwd."""
+    """[tool.launcher.targets] of the nearest pyproject.toml at or above cwd.
+
+    Read raw, not through load_config: routing must not fail on a config problem that `launch` reports."""
     import tomllib
 
-    for folder in (cwd, *cwd.parents):
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file():
-            try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return {}
-            targets = data.get("tool", {}).get("launcher", {}).get("targets", {})
-            return targets if isinstance(targets, dict) else {}
-    return {}
+    from launcher.config import find_project
+
+    project = find_project(cwd)
+    if project is None:
+        return {}
+    try:
+        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    targets = data.get("tool", {}).get("launcher", {}).get("targets", {})
+    return targets if isinstance(targets, dict) else {}
 
 
 DEFAULT_TARGET = "azb-cpu"  # job_launchers/XT's default compute_target
 
 
 def describe(runspec: str, cwd: Path, *, target_override: str = "", targets: dict | None = None) -> ChangedRunspec:
+    from launcher.spec.api import launcher_section
+
     section = launcher_section(cwd / runspec)
     launch = _truthy(section.get("enabled", 0))
     target = ""
@@ -245,8 +211,6 @@ def describe(runspec: str, cwd: Path, *, target_override: str = "", targets: dic
 
 def check_runspec_path(runspec: str, cwd: Path, root: str) -> str:
     """A runspec named by a user (workflow_dispatch input): relative, under the root, existing."""
-    from launcher.diagnostics import LauncherError
-
     raw = runspec.strip()
     p = Path(raw)
     if not raw or p.is_absolute() or ".." in p.parts:
@@ -259,8 +223,6 @@ def check_runspec_path(runspec: str, cwd: Path, root: str) -> str:
         raise LauncherError(f"runspec {rel!r} is not a .yaml/.yml file under {root}/",
                             hint=f"runspecs live in {root}/; move it there or pass --root")
     if not (cwd / rel).is_file():
-        from launcher.diagnostics import did_you_mean
-
         near = runspec_files(cwd, root)
         raise LauncherError(f"runspec {rel!r} does not exist in this commit",
                             hint=did_you_mean(rel, near) or f"the runspecs here: {', '.join(near[:10]) or 'none'}")
@@ -277,8 +239,6 @@ def runspec_files(cwd: Path, root: str) -> list[str]:
 def find_changed(*, cwd: Path, root: str = "runspecs", event=None, base: str = "", head: str = "",
                  runspec: str = "", target: str = "", launch_on_push: bool = False) -> ChangedResult:
     """The stage: work out the runspecs, and describe each."""
-    from launcher.diagnostics import LauncherError
-
     name = event.name if event else ""
     fork = bool(event and event.is_fork)
     pr = event.pr_number if event and name.startswith("pull_request") else None
@@ -301,8 +261,6 @@ def find_changed(*, cwd: Path, root: str = "runspecs", event=None, base: str = "
         merge_base = True
         if not (base and head):
             if event is None:
-                from launcher.diagnostics import UsageError
-
                 raise UsageError("nothing to compare", hint="pass --base SHA --head SHA, --runspec PATH or an event")
             if name.startswith("pull_request"):
                 pr_obj = event.pull_request
@@ -395,7 +353,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from launcher import github
-    from launcher.diagnostics import UsageError
 
     if bool(args.base) != bool(args.head):
         raise UsageError("--base and --head go together")

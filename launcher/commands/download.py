@@ -29,44 +29,19 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     import sys
-    from pathlib import Path
 
     from launcher.backends import store_for
     from launcher.config import load_config
-    from launcher.jobs.status import child_names
+    from launcher.jobs.download import download
     from launcher.report import jobs as report
 
     cfg = load_config(project=args.project) if args.project else load_config()
     name = args.name.split("/")[-1]
     store, tgt = store_for(cfg, name, target=args.target)
-    dest = Path(args.dest)
-    files = 0
-    size = 0
-
-    def copy_prefix(prefix: str, into: Path) -> None:
-        nonlocal files, size
-        for key in store.list(prefix):
-            rel = key[len(prefix):]
-            if not rel or rel.startswith("."):
-                continue
-            if store.get_file(key, into / rel):
-                files += 1
-                size += (into / rel).stat().st_size
-
-    if name.startswith("job"):
-        copy_prefix(f"jobs/{name}/", dest / name)
-        runs = child_names(store, name)
-        for run in runs:
-            copy_prefix(f"runs/{run}/", dest / name / run)
-        where = dest / name
-    else:
-        copy_prefix(f"runs/{name}/", dest / name)
-        runs = [name]
-        where = dest / name
+    got = download(store, name, args.dest)
     if args.format == "json":
-        sys.stdout.write(report.to_json({"name": name, "target": tgt.name, "dest": str(where), "files": files,
-                                         "bytes": size, "runs": runs}))
+        sys.stdout.write(report.to_json({**got.to_dict(), "target": tgt.name}))
     else:
-        sys.stdout.write(f"downloaded {files} files ({size:,} bytes) of {name} from target {tgt.name} "
-                         f"to {where}\n")
+        sys.stdout.write(f"downloaded {got.files} files ({got.byte_count:,} bytes) of {name} from target {tgt.name} "
+                         f"to {got.dest}\n")
     return 0

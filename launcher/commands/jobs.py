@@ -35,10 +35,7 @@ def run(args) -> int:
     if args.format == "json":
         sys.stdout.write(report.to_json({"jobs": summaries}))
     elif args.format == "markdown":
-        columns, rows = report.jobs_rows(summaries)
-        lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-        lines += ["| " + " | ".join(report.fmt(v) for v in row) + " |" for row in rows]
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(report.render_jobs_markdown(summaries))
     else:
         sys.stdout.write(report.render_jobs_text(summaries))
     return 0

@@ -134,7 +134,8 @@ def _read_rows(files: list[str]):
         try:
             text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
         except OSError as exc:
-            raise LauncherError(f"cannot read row file {name}: {exc.strerror}") from None
+            raise LauncherError(f"cannot read row file {name}: {exc.strerror}",
+                                hint="give the file that `launcher launch --ledger-row-out FILE` wrote") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -156,7 +157,7 @@ def _run_push(args) -> int:
         raise UsageError("--retries must be 0 or more")
     cfg, path, display = _context(args)
     root = gitutil.repo_root(cfg.project_dir)
-    rel = L._repo_relative(root, path)
+    rel = L.repo_relative(root, path)
     if args.row_json:
         rows = _read_rows(args.row_json)
     else:
@@ -247,16 +248,16 @@ def _run_refresh(args) -> int:
     cfg, path, display = _context(args)
     summary = _summary_source(args, cfg)
     report = RefreshReport(ledger=display, dry_run=args.dry_run)
+
+    def update(ledger):
+        new, report.checked = L.refresh_ledger(ledger, summary)
+        return new
+
     if args.push and not args.dry_run:
         from launcher import gitutil
 
         root = gitutil.repo_root(cfg.project_dir)
-
-        def update(ledger):
-            new, report.checked = L.refresh_ledger(ledger, summary)
-            return new
-
-        report.push = L.push_ledger_update(root, L._repo_relative(root, path), update, jobs=[],
+        report.push = L.push_ledger_update(root, L.repo_relative(root, path), update, jobs=[],
                                            remote=args.remote, branch=args.branch,
                                            message=args.message or L.default_message([], "refresh statuses of"),
                                            retries=args.retries, on_retry=_retry_notice(args))
@@ -265,12 +266,8 @@ def _run_refresh(args) -> int:
         _emit(args, report, report.text())
         return 0
     if args.dry_run:
-        _new, report.checked = L.refresh_ledger(L.read_ledger(path, display=display), summary)
+        update(L.read_ledger(path, display=display))
     else:
-        def update(ledger):
-            new, report.checked = L.refresh_ledger(ledger, summary)
-            return new
-
         # the same lock as a local `launcher launch` that upserts its row meanwhile
         _new, report.written = L.update_ledger_file(path, update, lock_dir=cfg.store_dir / "locks",
                                                     display=display)

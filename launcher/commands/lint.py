@@ -26,7 +26,7 @@ def run(args) -> int:
 
     from launcher.commands._check import emit, run_check
 
-    result, cfg = run_check(args, do_lint=True)
+    result = run_check(args, do_lint=True)
     if args.fix:
         from launcher.spec.fix import apply_fixes
 
@@ -34,5 +34,5 @@ def run(args) -> int:
         if changed:
             for path, n in changed:
                 sys.stderr.write(f"fixed {n} problem{'s' * (n != 1)} in {path}\n")
-            result, _ = run_check(args, do_lint=True)  # report what is left
+            result = run_check(args, do_lint=True)  # report what is left
     return emit(result, args)

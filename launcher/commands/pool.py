@@ -77,7 +77,8 @@ def run(args) -> int:
 
         store, tgt = store_for(cfg, name, target=args.target)
         if tgt.backend != "azure-batch":
-            raise LauncherError(f"{name} ran on target '{tgt.name}' ({tgt.backend}), which has no pools")
+            raise LauncherError(f"{name} ran on target '{tgt.name}' ({tgt.backend}), which has no pools",
+                                hint="only jobs of azure-batch targets have pools; `launcher pool list` shows them")
         backend = get_backend(tgt, store, cfg)
         pool = backend.delete_pool_of(name)
         if pool is None:

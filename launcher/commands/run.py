@@ -36,12 +36,11 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from launcher.commands._options import parse_overrides
-    from launcher.config import load_config
+    from launcher.commands._options import load_project_config, parse_overrides
     from launcher.runtime.hpconfig import find_hp_config, read_hp_config
 
     overrides = parse_overrides(args.overrides)
-    config = load_config(project=args.project) if args.project else load_config()
+    config = load_project_config(args)
     hp_file = find_hp_config(args.hp_config)
     hp_assignment = read_hp_config(hp_file) if hp_file else None
 
@@ -72,24 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")
     if summary.error is not None:
+        from launcher.report.text import render_run_error
+
         sys.stderr.write(render_run_error(summary, verbose=args.verbose))
         return 1
     return 0
-
-
-def render_run_error(summary, *, verbose: bool) -> str:
-    err = summary.error
-    where = ""
-    if err.stage is not None and err.stage <= len(summary.stages):
-        stage = summary.stages[err.stage - 1]
-        where = f"stage {err.stage} of {len(summary.stages)} ({stage.component}) failed: "
-    out = f"launcher: error: {where}{err.message}\n"
-    if err.location:
-        out += f"  at {err.location}\n"
-    if err.hint:
-        out += f"  hint: {err.hint}\n"
-    if verbose and err.traceback:
-        out += err.traceback
-    elif err.type:
-        out += "  (run again with --verbose for the full traceback)\n"
-    return out

@@ -31,16 +31,17 @@ def run(args) -> int:
     if not args.out:
         sys.stdout.write(json.dumps(runspec_schema(), indent=2) + "\n")
         return 0
-    from launcher.config import load_config
+    from launcher.commands._options import load_project_config
     from launcher.spec.components import ComponentCatalog
 
-    cfg = load_config(project=args.project) if args.project else load_config()
+    cfg = load_project_config(args)
     written = write_schemas(Path(args.out), ComponentCatalog(cfg.roots_with(args.component_roots)))
     if args.regenerate_validator:
+        from launcher.fsutil import atomic_write
         from launcher.spec.schema import fast_validator_source
 
         target = Path(__file__).resolve().parent.parent / "spec" / "_schema_fast.py"
-        target.write_text(fast_validator_source(), encoding="utf-8")
+        atomic_write(target, fast_validator_source())
         written.append(target)
     for p in written:
         sys.stdout.write(f"wrote {p}\n")

@@ -39,8 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from launcher.commands._options import parse_overrides
-    from launcher.config import load_config
+    from launcher.commands._options import load_project_config, parse_overrides
     from launcher.diagnostics import UsageError
     from launcher.report.smoke import render_json, render_markdown, render_text
     from launcher.smoke import smoke
@@ -49,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--iterations must be at least 1")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    config = load_config(project=args.project) if args.project else load_config()
+    config = load_project_config(args)
+
     def go():
         return smoke(args.runspec, component_roots=config.roots_with(args.component_roots),
                      project_dir=config.project_dir if config.file else None, extra_roots=args.component_roots,

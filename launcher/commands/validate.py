@@ -20,5 +20,5 @@ def configure(parser) -> None:
 def run(args) -> int:
     from launcher.commands._check import emit, run_check
 
-    result, _ = run_check(args, do_lint=False)
+    result = run_check(args, do_lint=False)
     return emit(result, args)

@@ -8,7 +8,6 @@ from launcher.store.base import Store
 
 JOB_COUNTER = "jobs"
 JOB_NAME_RE = re.compile(r"^job([1-9][0-9]*)$")
-RUN_NAME_RE = re.compile(r"^run([1-9][0-9]*)(?:\.([1-9][0-9]*))?$")
 _WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 

@@ -57,7 +57,7 @@ def mark_unfinished(store, job: str, status: str, reason: str) -> list[str]:
         rec["error"] = rec.get("error") or reason
         store.write_json(R.run_key(name), rec)
         changed.append(name)
-    _finish_job_if_done(store, job)
+    finish_job(store, job)
     return changed
 
 
@@ -99,7 +99,7 @@ def _reconcile_runs(store, job: str, runs: list[dict]) -> bool:
             store.write_json(R.run_key(rec["run"]), fresh)
             lost = True
     if lost:
-        _finish_job_if_done(store, job)
+        finish_job(store, job)
     return lost
 
 
@@ -153,7 +153,7 @@ def job_summary(store, job_name: str) -> dict:
     return summary
 
 
-def _finish_job_if_done(store, job: str) -> None:
+def finish_job(store, job: str) -> None:
     """Write the final status into job.json once every run has ended (the ledger reads it from there)."""
     record = read_job(store, job)
     if not record or record.get("status") in (R.SUBMITTING, R.REMOVED):
@@ -174,10 +174,6 @@ def _finish_job_if_done(store, job: str) -> None:
             ok = all(c.get("status") == R.COMPLETED for c in mine)
             prec.update(status=R.COMPLETED if ok else summary["status"], ended=R.now_iso())
             store.write_json(R.run_key(parent), prec)
-
-
-def finish_job(store, job: str) -> None:
-    _finish_job_if_done(store, job)
 
 
 def list_jobs(store) -> list[str]:

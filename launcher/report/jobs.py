@@ -188,9 +188,8 @@ def render_table(columns: list[str], rows: list[list], *, title: str | None = No
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False)
-    for c in columns:
-        numeric = any(isinstance(row[columns.index(c)], (int, float)) and not isinstance(row[columns.index(c)], bool)
-                      for row in rows)
+    for i, c in enumerate(columns):
+        numeric = any(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
         table.add_column(c, justify="right" if numeric else "left", no_wrap=True)
     for row in rows:
         table.add_row(*[fmt(v) for v in row])
@@ -206,12 +205,16 @@ def render_runs_text(runs: list[dict]) -> str:
     return render_table(columns, rows) + f"total runs listed: {len(runs)}\n"
 
 
-def runs_markdown(runs: list[dict]) -> str:
-    columns, rows = runs_rows(runs)
+def markdown_table(columns: list[str], rows: list[list]) -> str:
+    """A GitHub Markdown table; a '|' inside a cell is escaped so that it stays one cell."""
     out = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for row in rows:
         out.append("| " + " | ".join(fmt(v).replace("|", "\\|") for v in row) + " |")
     return "\n".join(out) + "\n"
+
+
+def runs_markdown(runs: list[dict]) -> str:
+    return markdown_table(*runs_rows(runs))
 
 
 def export_csv(runs: list[dict], path) -> int:
@@ -250,6 +253,10 @@ def render_jobs_text(summaries: list[dict]) -> str:
         return "no jobs\n"
     columns, rows = jobs_rows(summaries)
     return render_table(columns, rows) + f"total jobs listed: {len(summaries)}\n"
+
+
+def render_jobs_markdown(summaries: list[dict]) -> str:
+    return markdown_table(*jobs_rows(summaries))
 
 
 def render_status_text(summary: dict, parents: list[dict]) -> str:

@@ -29,7 +29,28 @@ def render_diagnostic(d: Diagnostic, source_lines: list[str] | None = None) -> s
 
 def render_error(exc: LauncherError) -> str:
     out = "".join(render_diagnostic(d) for d in exc.diagnostics)
+    if len(exc.diagnostics) == 1 and exc.diagnostics[0].message == exc.message:
+        return out  # the diagnostic already says it all, with its place and hint
     out += f"launcher: error: {exc.message}\n"
     if exc.hint:
         out += f"  hint: {exc.hint}\n"
+    return out
+
+
+def render_run_error(summary, *, verbose: bool) -> str:
+    """The error of a failed `launcher run` (a RunSummary): which stage, where in the component's code, the hint."""
+    err = summary.error
+    where = ""
+    if err.stage is not None and err.stage <= len(summary.stages):
+        stage = summary.stages[err.stage - 1]
+        where = f"stage {err.stage} of {len(summary.stages)} ({stage.component}) failed: "
+    out = f"launcher: error: {where}{err.message}\n"
+    if err.location:
+        out += f"  at {err.location}\n"
+    if err.hint:
+        out += f"  hint: {err.hint}\n"
+    if verbose and err.traceback:
+        out += err.traceback
+    elif err.type:
+        out += "  (run again with --verbose for the full traceback)\n"
     return out

@@ -24,7 +24,8 @@ from launcher.runtime.console import Console
 from launcher.runtime.files import write_json_atomic, write_text_atomic
 from launcher.runtime.loader import ComponentLoader
 from launcher.runtime.metrics import Reporter
-from launcher.runtime.summary import (COMPLETED, FAILED, NOT_ENABLED, RunError, RunSummary, StageSummary)
+from launcher.runtime.summary import COMPLETED, FAILED, NOT_ENABLED, NOT_RUN, RunError, RunSummary, StageSummary
+from launcher.spec.components import display_path
 
 MIRRORED_PREFIX = "../results"  # XT mirrors the run's ../results tree live (research notes C.10)
 RUNTIME_DIR = Path(__file__).resolve().parent
@@ -185,11 +186,11 @@ class RunContext:
 
 
 def _run_error(exc: BaseException, stage: int | None) -> RunError:
+    trace = "".join(traceback.format_exception(exc))
     if isinstance(exc, LauncherError):
-        return RunError(message=exc.message, stage=stage, hint=exc.hint,
-                        traceback="".join(traceback.format_exception(exc)))
+        return RunError(message=exc.message, stage=stage, hint=exc.hint, traceback=trace)
     return RunError(message=f"{type(exc).__name__}: {exc}", stage=stage, type=type(exc).__name__,
-                    location=_component_frame(exc), traceback="".join(traceback.format_exception(exc)))
+                    location=_component_frame(exc), traceback=trace)
 
 
 def _component_frame(exc: BaseException) -> str:
@@ -197,16 +198,8 @@ def _component_frame(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     for fr in reversed(frames):
         if not Path(fr.filename).resolve().is_relative_to(RUNTIME_DIR):
-            return f"{_short(fr.filename)}:{fr.lineno} in {fr.name}"
+            return f"{display_path(fr.filename)}:{fr.lineno} in {fr.name}"
     return ""
-
-
-def _short(p: str) -> str:
-    try:
-        rel = os.path.relpath(p)
-    except ValueError:
-        return p
-    return rel if len(rel) < len(p) else p
 
 
 def stage_specs(stages: Any) -> list[Any]:
@@ -297,7 +290,7 @@ def execute(inp: RunInput, *, roots: list[Path], stream: TextIO | None) -> RunSu
             root.execute()
         except StageFailed as exc:
             summary.error = exc.error
-            if not any(st.status != "not run" for st in run.stages):  # preflight: nothing started
+            if not any(st.status != NOT_RUN for st in run.stages):  # preflight: nothing started
                 console.line(f"ERROR: {exc.error.message}")
         except Exception as exc:
             summary.error = _run_error(exc, None)

@@ -11,20 +11,14 @@ import sys
 from pathlib import Path
 
 from launcher.diagnostics import LauncherError
-from launcher.spec.components import COMPONENT_RE, ROOT_COMPONENT
+from launcher.spec.components import COMPONENT_RE, ROOT_COMPONENT, candidate_files
 from launcher.spec.components import display_path as _short
+
 BUILTIN_ROOT_CODE = Path(__file__).resolve().parent.parent / "components" / "root" / "Root_Component.py"
 
 
 class ComponentNotFound(LauncherError):
     """The component's code is on no component root."""
-
-
-def code_candidates(name: str, roots: list[Path]) -> list[Path]:
-    category, cname = name.split("/", 1)
-    if name == ROOT_COMPONENT:
-        return [Path(r) / "root" / f"{cname}.py" for r in roots]
-    return [Path(r) / category / cname / f"{cname}.py" for r in roots]
 
 
 class ComponentLoader:
@@ -52,7 +46,7 @@ class ComponentLoader:
                 f"(only its settings file {_short(yaml_path)} is there)",
                 hint=f"write class {name.split('/')[1]} in {py.name} beside the yaml, or add the component root "
                      "that holds its code with --component-root")
-        cands = code_candidates(name, self.roots)
+        cands = candidate_files(name, self.roots, ".py")
         if name == ROOT_COMPONENT:
             cands.append(BUILTIN_ROOT_CODE)
         for py in cands:

@@ -2,6 +2,7 @@
 
     check_files(paths, component_roots=..., config=...) -> CheckResult    (never raises for bad input)
     resolve_file(path, component_roots=...) -> ResolvedSpec               (LauncherError when invalid)
+    launcher_section(path) -> dict                                        (never raises; {} when unreadable)
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 from launcher.diagnostics import ERROR, WARNING, Diagnostic, LauncherError
 from launcher.spec.components import ComponentCatalog
-from launcher.spec.load import Document, LoadError, read_document
-from launcher.spec.resolve import HyperParameter, Resolution, resolve
+from launcher.spec.load import MAX_BYTES, Document, LoadError, read_document
+from launcher.spec.resolve import HyperParameter, Resolution, parse_override_value, resolve
 from launcher.spec.rules import Fix, lint
 
 # Validation draws randint values from a fixed seed: the same file always gives the same diagnostics.
@@ -67,15 +68,22 @@ class CheckResult:
                            "infos": len(self.diagnostics) - len(self.errors) - len(self.warnings)}}
 
 
-def check_document(doc: Document, catalog: ComponentCatalog, *, do_lint: bool,
-                   target_names: set[str] | None = None) -> tuple[list[Diagnostic], list[Fix], Resolution]:
+def _with_schema_check(doc: Document, res: Resolution) -> list[Diagnostic]:
+    """The resolver's diagnostics plus the schema's, except where the resolver already put an error: one
+    mistake gets one message (the resolver's says more, e.g. "did you mean")."""
     from launcher.spec.schema import check as schema_check
 
-    res = resolve(doc, catalog, seed=CHECK_SEED)
     diags = list(res.diagnostics)
     if res.full is not None:
         taken = {(d.line, d.col) for d in diags if d.severity == ERROR}
         diags += [d for d in schema_check(doc, res.full) if (d.line, d.col) not in taken]
+    return diags
+
+
+def check_document(doc: Document, catalog: ComponentCatalog, *, do_lint: bool,
+                   target_names: set[str] | None = None) -> tuple[list[Diagnostic], list[Fix], Resolution]:
+    res = resolve(doc, catalog, seed=CHECK_SEED)
+    diags = _with_schema_check(doc, res)
     fixes: list[Fix] = []
     if do_lint and not any(d.severity == ERROR for d in diags):
         for finding in lint(res, target_names=target_names):
@@ -153,18 +161,12 @@ def resolve_file(path: str | Path, *, component_roots: list[Path], overrides: di
                  hp_assignment: dict[str, Any] | None = None, seed: int | None = None,
                  require_components: bool = True, display: str | None = None) -> ResolvedSpec:
     """Load, resolve and schema-check one runspec; LauncherError (with diagnostics) when it has errors."""
-    from launcher.spec.resolve import parse_override_value
-    from launcher.spec.schema import check as schema_check
-
     doc = read_document(path, display=display)
     typed = {k: parse_override_value(v) if isinstance(v, str) else v for k, v in (overrides or {}).items()}
     catalog = ComponentCatalog(component_roots)
     res = resolve(doc, catalog, overrides=typed, hp_assignment=hp_assignment, seed=seed,
                   require_components=require_components)
-    diags = list(res.diagnostics)
-    if res.full is not None:
-        taken = {(d.line, d.col) for d in diags if d.severity == ERROR}
-        diags += [d for d in schema_check(doc, res.full) if (d.line, d.col) not in taken]
+    diags = _with_schema_check(doc, res)
     errors = sorted((d for d in diags if d.severity == ERROR), key=Diagnostic.sort_key)
     if errors:
         first = errors[0]
@@ -176,3 +178,29 @@ def resolve_file(path: str | Path, *, component_roots: list[Path], overrides: di
         hparams=res.hparams, seeds=res.seeds, seed=res.seed, overrides=typed,
         component_files=dict(res.component_files),
         diagnostics=sorted((d for d in diags if d.severity != ERROR), key=Diagnostic.sort_key))
+
+
+def launcher_section(path: Path) -> dict:
+    """The job_launcher section of a runspec, for routing (which runspecs launch, where) and the PR comment.
+
+    Tolerant on purpose: an invalid runspec is `launcher validate`'s business, so this reads the resolved
+    section when the file resolves, else the raw section of a plain YAML read, else {}.
+    """
+    try:
+        # string_replacements and forward definitions applied; component defaults are not needed here
+        # (the XT defaults that matter, enabled 0 and compute_target azb-cpu, are applied by the caller).
+        section = resolve_file(path, component_roots=[], require_components=False).job_launcher
+        if section:
+            return section
+    except Exception:  # noqa: BLE001 - an invalid runspec is validate's business, not ours
+        pass
+    import yaml
+
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - same: unreadable means "not launching" here
+        return {}
+    section = data.get("job_launcher") if isinstance(data, dict) else None
+    return section if isinstance(section, dict) else {}

@@ -7,6 +7,7 @@ special, as in rl_nexus: `<root>/root/Root_Component.yaml`. Roots are searched i
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,14 @@ def _comment_start(line: str) -> int:
     return -1
 
 
+def candidate_files(name: str, roots: list[Path], suffix: str) -> list[Path]:
+    """Where a component's file with this suffix (.yaml: defaults, .py: code) may be, root by root."""
+    category, cname = name.split("/", 1)
+    if name == ROOT_COMPONENT:
+        return [Path(r) / "root" / f"{cname}{suffix}" for r in roots]
+    return [Path(r) / category / cname / f"{cname}{suffix}" for r in roots]
+
+
 class CatalogError(Exception):
     """A component's defaults file exists but cannot be loaded."""
 
@@ -74,10 +83,7 @@ class ComponentCatalog:
         self._cache: dict[str, ComponentDef | None] = {}
 
     def yaml_candidates(self, name: str) -> list[Path]:
-        category, cname = name.split("/", 1)
-        if name == ROOT_COMPONENT:
-            return [r / "root" / f"{cname}.yaml" for r in self.roots]
-        return [r / category / cname / f"{cname}.yaml" for r in self.roots]
+        return candidate_files(name, self.roots, ".yaml")
 
     def find(self, name: str) -> ComponentDef | None:
         """The component's definition, or None when no root has it. CatalogError if its file is broken."""
@@ -125,10 +131,8 @@ class ComponentCatalog:
         return ", ".join(display_path(p) for p in cands)
 
 
-def display_path(p: Path) -> str:
+def display_path(p: str | Path) -> str:
     """A path as short as possible: relative to the current folder when that is shorter."""
-    import os
-
     try:
         rel = os.path.relpath(p)
     except ValueError:

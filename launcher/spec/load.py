@@ -11,8 +11,8 @@ copies must not share state). An alias whose anchor names a hyperparameter (`- n
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,9 @@ class Document:
                 return (1, 1)
             p = p[:-1]
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
+        # read for every lint fix and every component setting's description: split once, not per read
         return self.text.splitlines()
 
 
@@ -111,27 +112,33 @@ _CONSTRUCT = {
     "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
     "tag:yaml.org,2002:null": _CONSTRUCTOR.construct_yaml_null,
 }
-_scalar_cache: dict[tuple[str, bool], Any] = {}
+_scalar_cache: dict[str, Any] = {}
+_MISSING = object()
 
 
-def _plain_scalar(value: str) -> Any:
-    cached = _scalar_cache.get((value, True), _scalar_cache)
-    if cached is not _scalar_cache:
+def plain_scalar(value: str) -> Any:
+    """An untagged, unquoted scalar typed as PyYAML types it (`300` -> 300, `true` -> True, `1e-4` -> str)."""
+    cached = _scalar_cache.get(value, _MISSING)
+    if cached is not _MISSING:
         return cached
     tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
     construct = _CONSTRUCT.get(tag)
     result = construct(yaml.ScalarNode(tag, value)) if construct else value
     if len(_scalar_cache) < 50_000:
-        _scalar_cache[(value, True)] = result
+        _scalar_cache[value] = result
     return result
+
+
+def _reject_tag(file: str, ev) -> None:
+    _fail(file, "RS006", f"YAML tag {ev.tag!r} is not allowed in a runspec",
+          ev.start_mark.line + 1, ev.start_mark.column + 1,
+          hint="runspecs are plain data: remove the tag (Python object tags are never run)")
 
 
 def _tagged_scalar(file: str, ev, value: str) -> Any:
     tag = ev.tag
     if tag not in _ALLOWED_TAGS:
-        _fail(file, "RS006", f"YAML tag {tag!r} is not allowed in a runspec",
-              ev.start_mark.line + 1, ev.start_mark.column + 1,
-              hint="runspecs are plain data: remove the tag (Python object tags are never run)")
+        _reject_tag(file, ev)
     if tag in (_STR, "!"):
         return value
     construct = _CONSTRUCT.get(tag)
@@ -267,6 +274,10 @@ class _Builder:
             return top.path + (len(top.value),)
         return top.path + (top.key,)
 
+    def _expecting_key(self) -> bool:
+        """Is the next node a mapping key (rather than a value or a list item)?"""
+        return bool(self.stack) and self.stack[-1].kind == "map" and self.stack[-1].key is _NO_KEY
+
     def _is_hyper_name(self, path: Path_) -> bool:
         return (self.hyper_section is not None and len(path) == 3 and path[0] == self.hyper_section
                 and isinstance(path[1], int) and path[2] == "name")
@@ -289,7 +300,7 @@ class _Builder:
                       line, col)
             if isinstance(value, HyperRef):
                 _fail(self.file, "RS007", "an alias cannot be used as a mapping key", line, col)
-            key = value if isinstance(value, str) else value
+            key = value
             if key in top.value:
                 first = doc.key_pos.get(top.path + (key,), (0, 0))[0]
                 _fail(self.file, "RS009", f"duplicate key {key!r}", line, col, path=top.path + (key,),
@@ -320,9 +331,7 @@ class _Builder:
         n = len(path)
         vpos = {p[n:]: pos for p, pos in doc.value_pos.items() if p[:n] == path}
         kpos = {p[n:]: pos for p, pos in doc.key_pos.items() if p[:n] == path and len(p) > n}
-        hyper = None
-        if self._is_hyper_name(path):
-            hyper = name
+        hyper = name if self._is_hyper_name(path) else None
         self.anchored[name] = _Anchored(value, vpos, kpos, nodes, hyper)
         doc.anchors.setdefault(name, path)
 
@@ -334,19 +343,18 @@ class _Builder:
             if cls is yaml.ScalarEvent:
                 self._count(1, ev)
                 if ev.tag is None or (ev.tag == "!" and ev.implicit[1]):
-                    value = _plain_scalar(ev.value) if ev.implicit[0] and not ev.style else ev.value
+                    value = plain_scalar(ev.value) if ev.implicit[0] and not ev.style else ev.value
                 else:
                     value = _tagged_scalar(self.file, ev, ev.value)
                 path = self._child_path()
-                is_key = bool(self.stack) and self.stack[-1].kind == "map" and self.stack[-1].key is _NO_KEY
+                is_key = self._expecting_key()
                 self._attach(value, ev, path)
                 if ev.anchor and not is_key:
                     self._register_anchor(ev.anchor, value, path, 1)
             elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
                 if ev.tag not in (None, "!") and ev.tag not in _ALLOWED_TAGS:
-                    _fail(self.file, "RS006", f"YAML tag {ev.tag!r} is not allowed in a runspec", *self._here(ev),
-                          hint="runspecs are plain data: remove the tag (Python object tags are never run)")
-                if self.stack and self.stack[-1].kind == "map" and self.stack[-1].key is _NO_KEY:
+                    _reject_tag(self.file, ev)
+                if self._expecting_key():
                     _fail(self.file, "RS007", "a mapping key must be a plain value, not a mapping or list",
                           *self._here(ev))
                 if len(self.stack) >= MAX_DEPTH:
@@ -378,7 +386,7 @@ class _Builder:
                     self._attach(HyperRef(anchored.hyper), ev, path)
                     continue
                 self._count(anchored.nodes, ev)
-                is_key = bool(self.stack) and self.stack[-1].kind == "map" and self.stack[-1].key is _NO_KEY
+                is_key = self._expecting_key()
                 value = _deepcopy(anchored.value)
                 if not is_key:
                     for rel, pos in anchored.value_pos.items():

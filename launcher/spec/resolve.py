@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launcher.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
-from launcher.spec.components import COMPONENT_RE, ROOT_COMPONENT, CatalogError, ComponentCatalog
-from launcher.spec.load import Document, HyperRef, format_path
+from launcher.spec.components import COMPONENT_RE, ROOT_COMPONENT, CatalogError, ComponentCatalog, display_path
+from launcher.spec.load import Document, HyperRef, format_path, plain_scalar
 
 SPECIAL_SECTIONS = ("hyperparameters", "string_replacements", "forward_definitions")
 ROOT_EXTRA_KEYS = ("description",)  # ours: a one-line description for the ledger and the PR comment
@@ -66,9 +66,7 @@ class Resolution:
 
 def parse_override_value(text: str) -> Any:
     """`--set K=V` values are YAML scalars, so `--set <horizon>=300` gives the int 300 (rl_nexus: a string)."""
-    from launcher.spec.load import _plain_scalar
-
-    return _plain_scalar(text) if text else ""
+    return plain_scalar(text) if text else ""
 
 
 def datastore_path() -> str:
@@ -284,9 +282,9 @@ class _Resolver:
             if k not in allowed:
                 self.diag("RS101", ERROR, f"{name} has no setting '{k}'", path + (k,), key=True,
                           hint=(did_you_mean(str(k), [d for d in defaults if d != "component"])
-                                or f"its settings are defined in {_display(cdef.yaml_path)}"))
+                                or f"its settings are defined in {display_path(cdef.yaml_path)}"))
         out: dict[str, Any] = {"component": name}
-        def_origin = _display(cdef.yaml_path)
+        def_origin = display_path(cdef.yaml_path)
         for k, dv in defaults.items():
             if k == "component":
                 continue
@@ -344,7 +342,7 @@ class _Resolver:
         if not ok:
             self.diag("RS102", ERROR, f"{cname}.{key} must be {_KIND_TEXT[expected]}, not "
                       f"{_type_name(value)} {_short_repr(value)}", path,
-                      hint=f"its default in {_display(cdef.yaml_path)} is {_short_repr(default)}")
+                      hint=f"its default in {display_path(cdef.yaml_path)} is {_short_repr(default)}")
 
 
 def _kind(v: Any) -> str:
@@ -374,9 +372,3 @@ def _type_name(v: Any) -> str:
 def _short_repr(v: Any) -> str:
     r = repr(v)
     return r if len(r) <= 40 else r[:37] + "..."
-
-
-def _display(path) -> str:
-    from launcher.spec.components import display_path
-
-    return display_path(path)

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from launcher.diagnostics import INFO, WARNING, Diagnostic
+from launcher.diagnostics import INFO, WARNING, Diagnostic, did_you_mean
 from launcher.spec.load import format_path
 from launcher.spec.resolve import Resolution
 
@@ -101,6 +101,7 @@ class _Context:
         self.search = hp if isinstance(hp, str) else None
         total = self.launcher.get("total_runs", 1)
         self.total_runs = total if isinstance(total, int) and not isinstance(total, bool) else 1
+        self._hyper_paths = {p for ps in res.hp_uses.values() for p in ps}
 
     def add(self, code: str, message: str, path: tuple, *, hint: str | None = None, key: bool = False,
             fix: Fix | None = None) -> None:
@@ -113,14 +114,6 @@ class _Context:
     def written(self, path: tuple) -> bool:
         """Was this value written in the file (not a default, not a hyperparameter alias)?"""
         return path in self.doc.value_pos and path not in self._hyper_paths
-
-    @property
-    def _hyper_paths(self) -> set:
-        paths = getattr(self, "_hp_cache", None)
-        if paths is None:
-            paths = {p for ps in self.res.hp_uses.values() for p in ps}
-            self._hp_cache = paths
-        return paths
 
     def stages(self):
         stages = self.data.get("processing_stages")
@@ -246,8 +239,6 @@ def check_launcher(ctx: _Context) -> None:
                                                        else " (points beyond total_runs are never run)"))
     target = ctx.launcher.get("compute_target")
     if ctx.targets is not None and isinstance(target, str) and target not in ctx.targets:
-        from launcher.diagnostics import did_you_mean
-
         ctx.add("LR050", f"compute_target '{target}' is not defined in the project's config",
                 ("job_launcher", "compute_target"),
                 hint=did_you_mean(target, ctx.targets) or

@@ -262,8 +262,6 @@ def _diagnostic(doc: Document, err) -> Diagnostic:
             hint = "split the experiment into several jobs"
     elif v == "pattern":
         message = f"{name} {err.instance!r} is not of the form {err.validator_value}"
-    elif v in ("minItems", "minProperties", "maxProperties"):
-        message = f"{name}: {err.message}"
     else:
         message = f"{name}: {err.message}"
     line, col = doc.pos(path, key=key)

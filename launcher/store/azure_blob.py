@@ -170,6 +170,9 @@ class AzureBlobStore(Store):
 
         return self._call(put, f"writing {key}")
 
+    def put_if_absent(self, key: str, data: bytes) -> int:
+        return self.upload(key, data, if_absent=True)
+
     def exists(self, key: str) -> bool:
         blob = self.blob(key)
         return self._call(lambda: blob.exists(), f"looking for {key}")

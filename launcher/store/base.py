@@ -77,6 +77,13 @@ class Store(ABC):
 
         self.write_text(key, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
+    def put_if_absent(self, key: str, data: bytes) -> int:
+        """Write a content-addressed object (same key, same bytes) unless it is there; returns the bytes sent."""
+        if self.exists(key):
+            return 0
+        self.write_bytes(key, data)
+        return len(data)
+
     def put_file(self, key: str, path: Path) -> None:
         self.write_bytes(key, Path(path).read_bytes())
 

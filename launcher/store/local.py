@@ -27,6 +27,7 @@ LOCK_SUFFIX = ".lock"
 DURABLE_PREFIXES = ("counters/", "jobs/", "code/")
 _COUNTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
+
 def validate_key(key: str, *, allow_empty: bool = False) -> str:
     """A '/'-separated relative key, or ValueError. Keys never climb out of the store."""
     if not isinstance(key, str):

@@ -217,3 +217,13 @@ def test_any_cell_text_survives_render_and_parse(description, origin, status, n)
     for name in ("description", "origin", "status"):
         # '<br>' written by hand reads as a line break; everything else comes back as it was (stripped)
         assert getattr(back, name) == getattr(r, name).replace("<br>", "\n").strip()
+
+
+def test_a_ledger_that_is_not_a_readable_text_file_is_an_error_with_a_hint(tmp_path):
+    (tmp_path / "folder.md").mkdir()
+    (tmp_path / "binary.md").write_bytes(b"\xff\xfe\x00| job |")
+    for name in ("folder.md", "binary.md"):
+        with pytest.raises(LauncherError, match=f"cannot read the ledger {name}") as caught:
+            L.read_ledger(tmp_path / name, display=name)
+        assert "--ledger FILE" in caught.value.hint
+    assert L.read_ledger(tmp_path / "missing.md") == L.Ledger()  # no file yet: an empty ledger

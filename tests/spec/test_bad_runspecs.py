@@ -226,3 +226,9 @@ def test_all_files_are_reported_before_exiting(tmp_path, run_cli, compat_dir):
                            cwd=tmp_path)
     files = json.loads(out)["files"]
     assert code == 1 and [f["valid"] for f in files] == [False, True, False]
+
+
+def test_an_error_is_said_once(tmp_path, run_cli):
+    code, out, err = run_cli("run", tmp_path / "nope.yaml", cwd=tmp_path)
+    assert code == 1 and "Traceback" not in err
+    assert err.count("file not found") == 1 and "RS000" in err

@@ -185,3 +185,22 @@ def test_open_store_resolves_folders_urls_and_config(tmp_path, monkeypatch):
     assert open_store({"store": "state"}).root == tmp_path / "from-env"
     with pytest.raises(LauncherError, match="unknown scheme 'ftp:'"):
         open_store("ftp://host/x")
+
+
+def test_download_copies_a_job_with_its_runs_or_one_run_and_names_an_unwritable_destination(tmp_path):
+    from launcher.jobs.download import download
+
+    store = LocalStore(tmp_path / "s")
+    store.write_json("jobs/job1/job.json", {"job": "job1", "runs": ["run1.1"]})
+    store.write_json("runs/run1.1/run.json", {"run": "run1.1"})
+    store.write_text("runs/run1.1/mirrored/out.txt", "result\n")
+    store.write_text("runs/run1.2/console.txt", "not of job1\n")
+    got = download(store, "job1", tmp_path / "dest")
+    assert (got.files, got.runs, got.dest) == (3, ["run1.1"], tmp_path / "dest" / "job1")
+    assert (tmp_path / "dest/job1/run1.1/mirrored/out.txt").read_text() == "result\n"
+    assert got.byte_count == sum(p.stat().st_size for p in got.dest.rglob("*") if p.is_file())
+    assert download(store, "run1.1", tmp_path / "one").to_dict()["files"] == 2
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(LauncherError, match="cannot write") as caught:
+        download(store, "job1", tmp_path / "a-file")
+    assert "DEST" in caught.value.hint
