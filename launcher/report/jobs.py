@@ -118,7 +118,8 @@ def fmt(value) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return format(value, ".4g")
+        # XT's look: five decimals for rewards, rates and hours (so 0.00007 hrs, not 7e-05); big values compact
+        return format(value, ".5f") if abs(value) < 1000 else format(value, ".6g")
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return str(value)
