@@ -118,8 +118,11 @@ def fmt(value) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        # XT's look: five decimals for rewards, rates and hours (so 0.00007 hrs, not 7e-05); big values compact
-        return format(value, ".5f") if abs(value) < 1000 else format(value, ".6g")
+        # Fixed point to five decimals, as XT showed rewards and hours (0.00007 hrs, not 7e-05), without
+        # trailing zeros; only values too small or too big for that use an exponent.
+        if value == 0 or 1e-5 <= abs(value) < 1e6:
+            return format(value, ".5f").rstrip("0").rstrip(".")
+        return format(value, ".3g")
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return str(value)
