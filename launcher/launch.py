@@ -310,8 +310,8 @@ def refuse_local_with_token(tgt, env=None) -> None:
 
 
 def snapshot_excludes(config) -> list[str]:
-    """Globs the code snapshot leaves out: the ledger (the launcher's own output, rewritten by every launch)
-    and the temp files of a ledger write in progress."""
+    """Globs the code snapshot leaves out: the ledger (the launcher's own output, rewritten by every launch),
+    the temp files of a ledger write in progress, and the store folder."""
     import glob
 
     rel = Path(os.path.relpath(config.ledger_path, config.project_dir)).as_posix()
@@ -321,7 +321,12 @@ def snapshot_excludes(config) -> list[str]:
 
     # ledger.write_ledger writes through a temp file named .tmp-<name>.<random>.tmp (the store's reserved prefix);
     # '.<name>.*.tmp' is the plain atomic-write spelling, should the ledger ever use that.
-    return [glob.escape(rel), f"{prefix}{glob.escape(TMP_PREFIX + name)}.*", f"{prefix}.{glob.escape(name)}.*.tmp"]
+    globs = [glob.escape(rel), f"{prefix}{glob.escape(TMP_PREFIX + name)}.*", f"{prefix}.{glob.escape(name)}.*.tmp"]
+    # The store folder (when it is inside the project) holds the launcher's own records, never code.
+    store_rel = os.path.relpath(config.store_dir, config.project_dir)
+    if not store_rel.startswith(".."):
+        globs.append(glob.escape(Path(store_rel).as_posix()) + "/*")
+    return globs
 
 
 LAUNCHED_INDEX = "index/launched/"

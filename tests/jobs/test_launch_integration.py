@@ -154,3 +154,20 @@ def test_the_workflow_launches_local_targets_from_a_job_without_a_token():
     assert "id-token" not in (jobs["launch-local"].get("permissions") or {})
     assert "launcher launch" in json.dumps(jobs["launch-local"]["steps"])
     assert "LAUNCHER_ALLOW_LOCAL_WITH_TOKEN" not in text
+
+
+def test_a_custom_store_folder_that_git_does_not_ignore_is_not_a_change(project):
+    # The project keeps its store in `runstore/`, which its .gitignore does not list.
+    pyproject = (project.root / "pyproject.toml").read_text()
+    project.write("pyproject.toml", pyproject.replace("[tool.launcher]", '[tool.launcher]\nstore = "runstore"', 1))
+    project.store = project.root / "runstore"
+    project.write("runspecs/a.yaml", tiny_runspec(description="a", total_runs=1, per_node=1))
+    project.write("runspecs/b.yaml", tiny_runspec(description="b", total_runs=1, per_node=1))
+    first = _launch(project, "runspecs/a.yaml")
+    assert "runstore/" in git(project.root, "status", "--porcelain", "--untracked-files=all")
+    second = _launch(project, "runspecs/b.yaml")  # no --allow-dirty
+    assert second["status"] == "launched" and second["dirty"] is False
+    assert second["code_key"] == first["code_key"]
+    assert not any(n.startswith("runstore/") for n in _zip_names(project, second["code_key"]))
+    for job in (first["job"], second["job"]):
+        project.wait(job)
