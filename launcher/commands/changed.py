@@ -188,7 +188,7 @@ def _targets(cwd: Path) -> dict:
     return targets if isinstance(targets, dict) else {}
 
 
-DEFAULT_TARGET = "azb-cpu"  # job_launchers/XT's default compute_target
+DEFAULT_TARGET = "azb-cpu"  # the built-in job_launchers/XT default; launcher_section normally supplies it
 
 
 def describe(runspec: str, cwd: Path, *, target_override: str = "", targets: dict | None = None) -> ChangedRunspec:

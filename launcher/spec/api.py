@@ -180,16 +180,17 @@ def resolve_file(path: str | Path, *, component_roots: list[Path], overrides: di
         diagnostics=sorted((d for d in diags if d.severity != ERROR), key=Diagnostic.sort_key))
 
 
-def launcher_section(path: Path) -> dict:
+def launcher_section(path: Path, *, component_roots: list[Path] | None = None) -> dict:
     """The job_launcher section of a runspec, for routing (which runspecs launch, where) and the PR comment.
 
-    Tolerant on purpose: an invalid runspec is `launcher validate`'s business, so this reads the resolved
-    section when the file resolves, else the raw section of a plain YAML read, else {}.
+    With the component defaults of the roots `launch` would use (so a runspec that leaves out compute_target
+    is routed to the target it will really launch on). Tolerant on purpose: an invalid runspec is
+    `launcher validate`'s business, so this falls back to the raw section of a plain YAML read, over the
+    launcher component's defaults, else {}.
     """
+    roots = component_roots if component_roots is not None else _project_roots(path)
     try:
-        # string_replacements and forward definitions applied; component defaults are not needed here
-        # (the XT defaults that matter, enabled 0 and compute_target azb-cpu, are applied by the caller).
-        section = resolve_file(path, component_roots=[], require_components=False).job_launcher
+        section = resolve_file(path, component_roots=roots, require_components=False).job_launcher
         if section:
             return section
     except Exception:  # noqa: BLE001 - an invalid runspec is validate's business, not ours
@@ -203,4 +204,20 @@ def launcher_section(path: Path) -> dict:
     except Exception:  # noqa: BLE001 - same: unreadable means "not launching" here
         return {}
     section = data.get("job_launcher") if isinstance(data, dict) else None
-    return section if isinstance(section, dict) else {}
+    if not isinstance(section, dict):
+        return {}
+    try:
+        xt = ComponentCatalog(roots).find("job_launchers/XT")
+    except Exception:  # noqa: BLE001 - a broken defaults file: route on what the runspec says
+        xt = None
+    return {**(xt.defaults if xt else {}), **section}
+
+
+def _project_roots(path: Path) -> list[Path]:
+    """The component roots of the project holding path; the built-ins alone when its config is broken."""
+    from launcher.config import BUILTIN_COMPONENTS, load_config
+
+    try:
+        return load_config(Path(path).resolve().parent).component_roots
+    except LauncherError:
+        return [BUILTIN_COMPONENTS]

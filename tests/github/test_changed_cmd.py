@@ -234,3 +234,25 @@ def test_renamed_runspec_is_listed_at_its_new_path(run_cli, repo):
     head = repo.commit("rename")
     data = changed_json(run_cli, repo, "--base", repo.base, "--head", head)
     assert data["runspecs"] == ["runspecs/renamed.yaml"]
+
+
+def test_a_runspec_without_compute_target_is_routed_where_launch_will_run_it(run_cli, repo, tmp_path, actions_env):
+    # job_launchers/XT's default compute_target decides, as it does for `launch`: the built-in default (azb-cpu,
+    # as in rl_nexus), or the project's own XT.yaml on its component roots.
+    text = runspec_text(enabled=1).replace("  compute_target: local\n", "")
+    assert "compute_target" not in text
+    repo.write("runspecs/default_target.yaml", text)
+    head = repo.commit("no target")
+    event = write_event(tmp_path, pull_request_event(3, repo.base, head))
+    data = changed_json(run_cli, repo, "--event-path", event, "--event-name", "pull_request")
+    entry = next(i for i in data["items"] if i["runspec"] == "runspecs/default_target.yaml")
+    assert (entry["launch"], entry["target"], entry["backend"]) == (True, "azb-cpu", "azure-batch")
+
+    repo.write("pyproject.toml", '[tool.launcher]\ncomponent_roots = ["components"]\n\n' + PYPROJECT)
+    repo.write("components/job_launchers/XT/XT.yaml", "component: job_launchers/XT\nenabled: 0\n"
+               "compute_target: local\ntotal_runs: 1\ncompute_nodes: 1\nruns_per_node: 1\n")
+    head = repo.commit("the project's own launcher defaults")
+    event = write_event(tmp_path, pull_request_event(3, repo.base, head))
+    data = changed_json(run_cli, repo, "--event-path", event, "--event-name", "pull_request")
+    entry = next(i for i in data["items"] if i["runspec"] == "runspecs/default_target.yaml")
+    assert (entry["launch"], entry["target"], entry["backend"]) == (True, "local", "local")
