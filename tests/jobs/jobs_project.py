@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from launcher.backends.local import _kill  # the backend's own kill, so tests stop runs exactly as cancel does
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -172,12 +173,3 @@ def stop_everything(proj: Project) -> None:
         if rec.get("status") == "running" and rec.get("pid"):
             _kill(rec["pid"], group=True)
 
-
-def _kill(pid: int, *, group: bool) -> None:
-    try:
-        if group:
-            os.killpg(pid, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
