@@ -1,21 +1,32 @@
-# Every target installs what it needs by itself: a virtualenv in .venv (Python packages) and
-# Azurite from npm in .venv/node. Re-running is cheap: the stamps skip work already done.
+# Every target installs what it needs by itself, exactly as locked: the Python packages of requirements/dev.txt
+# into .venv (with uv, hash-checked), and Azurite from tools/azurite/package-lock.json into .venv/node (npm ci).
+# Re-running is cheap: the stamps skip work already done, and a changed lock file redoes it.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-AZURITE_VERSION := 3.37.0
+UV     := $(BIN)/uv
+LOCK   := requirements/dev.txt
+NODE   := $(VENV)/node
+# Never let uv fetch an interpreter of its own: the environment is built on $(PYTHON).
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install lock clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# uv itself comes from the lock (its pinned version and hashes), installed by the interpreter's own pip; then uv
+# makes the environment exactly the lock (sync removes anything else) and adds this package, editable.
+$(VENV)/.installed: $(LOCK) pyproject.toml
+	rm -rf $(VENV)/.installed
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	awk '/^uv==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(VENV)/uv-requirement.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(VENV)/uv-requirement.txt
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/node/.installed:
-	mkdir -p $(VENV)/node
-	npm install --silent --no-audit --no-fund --prefix $(VENV)/node azurite@$(AZURITE_VERSION)
+$(NODE)/.installed: tools/azurite/package.json tools/azurite/package-lock.json
+	mkdir -p $(NODE)
+	cp tools/azurite/package.json tools/azurite/package-lock.json $(NODE)/
+	npm ci --silent --no-audit --no-fund --prefix $(NODE)
 	touch $@
 
 install: $(VENV)/.installed
@@ -29,13 +40,24 @@ demo: $(VENV)/.installed
 	$(BIN)/launcher launch runspecs/xt_walk_through.yaml --target local
 	$(BIN)/launcher jobs --last 5
 
-## The whole test suite (unit, acceptance and the service tests against Azurite and the Batch test server).
-test: $(VENV)/.installed $(VENV)/node/.installed
-	PATH="$(abspath $(VENV)/node/node_modules/.bin):$$PATH" $(BIN)/python -m pytest
+## The whole test suite (unit, acceptance and the service tests against Azurite and the Batch test server), on
+## as many workers as the machine has cores.
+test: $(VENV)/.installed $(NODE)/.installed
+	PATH="$(abspath $(NODE)/node_modules/.bin):$$PATH" $(BIN)/python -m pytest -n auto --dist worksteal
 
 ## Speed and memory figures, each next to a baseline measured in the same run (not tests: they print).
-bench: $(VENV)/.installed $(VENV)/node/.installed
-	for b in benchmarks/*.py; do echo "== $$b"; PATH="$(abspath $(VENV)/node/node_modules/.bin):$(abspath $(BIN)):$$PATH" $(BIN)/python $$b || exit 1; done
+bench: $(VENV)/.installed $(NODE)/.installed
+	for b in benchmarks/*.py; do echo "== $$b"; PATH="$(abspath $(NODE)/node_modules/.bin):$(abspath $(BIN)):$$PATH" $(BIN)/python $$b || exit 1; done
+
+## Re-resolve the lock files to the newest versions that pyproject.toml's ranges allow (after changing a
+## dependency, or to take upgrades), for every Python from 3.10 on; then run `make test` and commit them.
+## requirements/launcher.txt is what the workflows and Batch nodes install; dev.txt adds the test tools.
+lock: $(VENV)/.installed
+	$(UV) pip compile pyproject.toml --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
+	  --extra azure -o requirements/launcher.txt
+	$(UV) pip compile pyproject.toml --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
+	  --extra dev --extra azure -c requirements/launcher.txt -o requirements/dev.txt
+	cd tools/azurite && npm install --package-lock-only --silent --no-audit --no-fund
 
 clean:
 	rm -rf $(VENV) .launcher .pytest_cache

@@ -112,10 +112,7 @@ def load_config(start: Path | str | None = None, *, project: Path | str | None =
     text = file.read_text(encoding="utf-8")
     if "[tool.launcher" not in text:
         return _with_local(Config(project_dir=project_dir, file=file))
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    from launcher import tomlcompat as tomllib
     rel = os.path.relpath(file)
     display = str(file) if rel.startswith("..") else rel  # diagnostics name the file as the user sees it
     try:

@@ -11,6 +11,12 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 COMPAT = SHARED / "compat" / "rl_nexus"
 
+#: the real rl_nexus runspecs and component files live beside the checkout, never in it; GitHub's runners have no
+#: such folder, so the tests that read them skip there, saying why. `.ci/run` refuses to start without it, so in
+#: this repository's CI they always run.
+SHARED_MISSING = f"needs the rl_nexus compat folder beside the checkout (../shared/compat/rl_nexus): absent here"
+needs_shared = pytest.mark.skipif(not COMPAT.is_dir(), reason=SHARED_MISSING)
+
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
@@ -20,7 +26,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def compat_dir() -> Path:
     if not COMPAT.is_dir():
-        pytest.fail(f"the shared compat folder is missing beside the checkout: {COMPAT}")
+        pytest.skip(SHARED_MISSING)
     return COMPAT
 
 

@@ -173,8 +173,7 @@ def _targets(cwd: Path) -> dict:
     """[tool.launcher.targets] of the nearest pyproject.toml at or above cwd.
 
     Read raw, not through load_config: routing must not fail on a config problem that `launch` reports."""
-    import tomllib
-
+    from launcher import tomlcompat as tomllib
     from launcher.config import find_project
 
     project = find_project(cwd)

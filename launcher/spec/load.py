@@ -24,6 +24,15 @@ MAX_BYTES = 1024 * 1024  # a runspec is a few KiB; anything over a MiB is a mist
 MAX_DEPTH = 64  # deepest real runspecs nest about 8 levels
 MAX_NODES = 100_000  # after alias expansion; the largest compat runspec has about 500
 
+#: libyaml's event parser when PyYAML was built with it (fast), else PyYAML's pure-Python one. Both are
+#: iterative. The tests run the loader with each, so a parser change shows as a failing test, not a wrong code.
+EVENT_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: how parsers word their own nesting limit (libyaml >= 0.2.5 stops at 1,000 levels in its scanner, before
+#: our count at MAX_DEPTH sees the events): mapped to the same RS010 as ours
+_PARSER_DEPTH_LIMIT = "maximum nesting depth"
+
+_DEPTH_HINT = "flatten the structure; real runspecs nest fewer than 10 levels"
+
 Path_ = tuple  # ('processing_stages', 0, 'processing_stage', 'max_iterations')
 
 
@@ -206,6 +215,8 @@ def load_text(text: str, file: str = "<string>", *, hyper_section: str | None = 
             _fail(file, "RS004", "a tab is used for indentation", line, indent.index("\t") + 1,
                   hint="YAML indentation must use spaces; replace the tab with spaces")
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        if _PARSER_DEPTH_LIMIT in problem:
+            _fail(file, "RS010", f"nesting is deeper than {MAX_DEPTH} levels", line, col, hint=_DEPTH_HINT)
         hint = "check the indentation and quoting on this line and the one above"
         if "found character '\\t'" in problem:
             hint = "YAML does not allow tabs here; use spaces"
@@ -338,7 +349,7 @@ class _Builder:
     # -- the event loop ------------------------------------------------------------------------------------
     def run(self) -> None:
         doc = self.document
-        for ev in yaml.parse(self.text, Loader=yaml.CSafeLoader):
+        for ev in yaml.parse(self.text, Loader=EVENT_LOADER):
             cls = type(ev)
             if cls is yaml.ScalarEvent:
                 self._count(1, ev)
@@ -359,7 +370,7 @@ class _Builder:
                           *self._here(ev))
                 if len(self.stack) >= MAX_DEPTH:
                     _fail(self.file, "RS010", f"nesting is deeper than {MAX_DEPTH} levels", *self._here(ev),
-                          hint="flatten the structure; real runspecs nest fewer than 10 levels")
+                          hint=_DEPTH_HINT)
                 self._count(1, ev)
                 path = self._child_path()
                 kind = "map" if cls is yaml.MappingStartEvent else "seq"

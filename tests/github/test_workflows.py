@@ -253,7 +253,9 @@ def test_each_pipeline_step_that_runs_something_is_one_launcher_command():
 
 def test_ci_runs_make_test_and_dependabot_watches_actions():
     steps = load("ci.yml")["jobs"]["test"]["steps"]
-    assert steps[-1]["run"] == "make test"
+    # the README's test command, on the matrix's interpreter (setup-python's output, passed through env)
+    assert steps[-1]["run"] == 'make test PYTHON="$PYTHON"'
+    assert steps[-1]["env"]["PYTHON"] == "${{ steps.python.outputs.python-path }}"
     dep = yaml.safe_load((GITHUB / "dependabot.yml").read_text())
     eco = {u["package-ecosystem"]: u for u in dep["updates"]}
     assert "github-actions" in eco and eco["github-actions"]["cooldown"]["default-days"] >= 7

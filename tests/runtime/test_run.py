@@ -7,6 +7,7 @@ import re
 
 import yaml
 
+from tests.conftest import needs_shared
 from rt_helpers import COMPAT, REPO, SPECS, TEST_COMPONENTS, read_summary
 
 WALK = REPO / "runspecs" / "xt_walk_through.yaml"
@@ -153,6 +154,7 @@ def test_failing_stage_exits_1_with_a_clear_message(launcher_proc, workdir):
     assert p.returncode == 1 and "Traceback (most recent call last)" in p.stderr
 
 
+@needs_shared
 def test_component_without_code_is_named_with_where_it_looked(run_cli, workdir):
     spec = COMPAT / "specs" / "cartpole_ppo.yaml"
     code, out, err = run_cli("run", spec, "--component-root", COMPAT / "components", cwd=workdir)

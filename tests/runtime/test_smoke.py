@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.conftest import needs_shared
 from rt_helpers import COMPAT, REPO, SPECS, TEST_COMPONENTS
 
 RUNSPECS = sorted((REPO / "runspecs").glob("*.yaml"))
@@ -107,6 +108,7 @@ def test_smoke_names_a_component_that_does_not_exist(run_cli, workdir):
     assert "Traceback" not in out
 
 
+@needs_shared
 def test_smoke_of_an_rl_nexus_runspec_without_its_code_fails_clearly(run_cli, workdir):
     code, out, _ = run_cli("smoke", COMPAT / "specs" / "xt_walk_through.yaml",
                            "--component-root", COMPAT / "components", cwd=workdir)
@@ -115,6 +117,7 @@ def test_smoke_of_an_rl_nexus_runspec_without_its_code_fails_clearly(run_cli, wo
     assert "Traceback" not in out
 
 
+@needs_shared
 def test_smoke_of_an_rl_nexus_runspec_whose_settings_exist_but_code_does_not(run_cli, workdir):
     code, out, _ = run_cli("smoke", COMPAT / "specs" / "cartpole_ppo.yaml",
                            "--component-root", COMPAT / "components", "--format", "json", cwd=workdir)

@@ -141,7 +141,7 @@ def test_base_runspec_is_valid(tmp_path, run_cli, compat_dir):
 
 
 @pytest.mark.parametrize("name,text,code", CASES, ids=[c[0] for c in CASES])
-def test_bad_runspec(name, text, code, tmp_path, run_cli, compat_dir):
+def test_bad_runspec(name, text, code, tmp_path, run_cli, compat_dir, yaml_loader):
     body, line, col = _materialise(text)
     f = tmp_path / f"{name}.yaml"
     f.write_text(body, encoding="utf-8")
@@ -209,11 +209,21 @@ def test_alias_bomb_fails_fast_in_little_memory(tmp_path, run_cli):
     assert elapsed < 5 and grown_mib < 200  # a 10**9-node expansion, refused at 10**5
 
 
-def test_deep_nesting_is_refused(tmp_path, run_cli):
+# flow nesting up to 50,000 levels; block nesting costs two spaces a level, so 700 levels is near the size limit
+@pytest.mark.parametrize("style,levels", [("flow", 65), ("flow", 999), ("flow", 1_001), ("flow", 50_000),
+                                          ("block", 65), ("block", 700)])
+def test_deep_nesting_is_refused(levels, style, tmp_path, run_cli, yaml_loader):
+    # under libyaml's own limit (1,000) our count stops it; over it libyaml does, and both must say RS010
+    if style == "flow":
+        body = "x: " + "[" * levels + "]" * levels + "\n"
+    else:
+        body = "".join("  " * i + f"k{i}:\n" for i in range(levels)) + "  " * levels + "v\n"
     f = tmp_path / "deep.yaml"
-    f.write_text("component: root/Root_Component\nx: " + "[" * 50_000 + "]" * 50_000 + "\n")
-    code, out, _ = run_cli("validate", "--format", "json", f, cwd=tmp_path)
-    assert code == 1 and json.loads(out)["files"][0]["diagnostics"][0]["code"] == "RS010"
+    f.write_text("component: root/Root_Component\n" + body)
+    code, out, err = run_cli("validate", "--format", "json", f, cwd=tmp_path)
+    diag = json.loads(out)["files"][0]["diagnostics"][0]
+    assert code == 1 and diag["code"] == "RS010", diag
+    assert diag["line"] >= 2 and "deeper than 64 levels" in diag["message"]
 
 
 def test_all_files_are_reported_before_exiting(tmp_path, run_cli, compat_dir):

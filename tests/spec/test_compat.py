@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from tests.conftest import COMPAT, SHARED
+from tests.conftest import COMPAT, SHARED, needs_shared
+
+pytestmark = needs_shared
 
 # file -> (code, line, col) of the first error, or None when rl_nexus accepts it
 EXPECTED = {

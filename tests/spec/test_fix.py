@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import COMPAT
+from tests.conftest import COMPAT, needs_shared
 
 SPEC = """\
 component: root/Root_Component   # the root
@@ -32,6 +32,7 @@ processing_stages:
 """
 
 
+@needs_shared
 def test_fix_applies_safe_fixes_and_keeps_comments(tmp_path, run_cli):
     f = tmp_path / "s.yaml"
     f.write_text(SPEC)
@@ -50,6 +51,7 @@ def test_fix_applies_safe_fixes_and_keeps_comments(tmp_path, run_cli):
     assert "LR001" not in left and "LR012" not in left
 
 
+@needs_shared
 def test_fix_leaves_a_clean_file_untouched(tmp_path, run_cli):
     f = tmp_path / "s.yaml"
     f.write_text("component: root/Root_Component\nexperiment_path: ../results\nprocessing_stages: []\n")

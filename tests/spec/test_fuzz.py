@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from launcher.spec.api import check_document
 from launcher.spec.components import ComponentCatalog
 from launcher.spec.load import LoadError, load_text
-from tests.conftest import COMPAT
+from tests.conftest import COMPAT, needs_shared
 
-SEEDS = [p.read_text() for p in sorted((COMPAT / "specs").rglob("*.y*ml"))]
+pytestmark = needs_shared
+SEEDS = [p.read_text() for p in sorted((COMPAT / "specs").rglob("*.y*ml"))] or ["component: root/Root_Component\n"]
 CATALOG = ComponentCatalog([COMPAT / "components"])
 YAML_BITS = [":", "- ", "&a ", "*a", "[", "]", "{", "}", "\n", "  ", "\t", "#", "'", '"', "<x>", "randint",
              "component: ", "processing_stage:", "!!python/name:os.system", "<<: ", "---\n", "|\n", "? ", ",", "%"]

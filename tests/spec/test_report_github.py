@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tests.conftest import COMPAT
+from tests.conftest import COMPAT, needs_shared
 
 
+@needs_shared
 def test_github_annotations_and_step_summary(tmp_path, run_cli, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))

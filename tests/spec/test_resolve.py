@@ -6,8 +6,9 @@ import pytest
 
 from launcher.diagnostics import LauncherError
 from launcher.spec.api import resolve_file
-from tests.conftest import COMPAT
+from tests.conftest import COMPAT, needs_shared
 
+pytestmark = needs_shared
 ROOTS = [COMPAT / "components"]
 
 SPEC = """\

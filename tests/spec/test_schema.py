@@ -11,7 +11,7 @@ import jsonschema
 from launcher.config import BUILTIN_COMPONENTS
 from launcher.spec.components import ComponentCatalog
 from launcher.spec.schema import component_schema, fast_validator_source, runspec_schema
-from tests.conftest import COMPAT, REPO
+from tests.conftest import COMPAT, REPO, needs_shared
 
 
 def test_schema_is_valid_and_described():
@@ -37,6 +37,7 @@ def test_generated_fast_validator_is_current():
     assert source == fast_validator_source(), "regenerate launcher/spec/_schema_fast.py (see schema.py)"
 
 
+@needs_shared
 def test_component_schemas_from_compat_defaults_have_types_and_descriptions():
     cdef = ComponentCatalog([COMPAT / "components"]).find("processors/Train_Policy")
     schema = component_schema(cdef)
@@ -51,6 +52,7 @@ def test_component_schemas_from_compat_defaults_have_types_and_descriptions():
     assert v.is_valid({"component": "processors/Train_Policy", "max_iterations": 5, "train": False})
 
 
+@needs_shared
 def test_schema_command_prints_and_writes(tmp_path, run_cli):
     code, out, _ = run_cli("schema", cwd=tmp_path)
     assert code == 0 and json.loads(out)["title"] == "rl_nexus runspec"
