@@ -94,7 +94,7 @@ def apply_overrides_text(text: str, overrides: dict[str, str]) -> str | None:
     A text edit keeps comments, anchors and the hyperparameters section exactly as written."""
     if not overrides:
         return text
-    from launcher.spec.resolve import parse_override_value
+    from launcher.runspec.resolve import parse_override_value
 
     def scalar(value: str) -> str:
         import json
@@ -138,7 +138,7 @@ def _launched_spec_text(resolved, path: Path, overrides: dict, roots) -> str:
         return text
     import tempfile
 
-    from launcher.spec.api import resolve_file
+    from launcher.runspec.api import resolve_file
 
     with tempfile.TemporaryDirectory() as tmp:
         probe = Path(tmp) / path.name
@@ -166,7 +166,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     from launcher.jobs.numbering import next_job_name, next_run_names
     from launcher.jobs.plan import build_plan, launcher_settings
     from launcher.package import build_snapshot, upload_snapshot
-    from launcher.spec.api import check_files, resolve_file
+    from launcher.runspec.api import check_files, resolve_file
 
     emit = on_event or (lambda kind, value: None)
     overrides = dict(overrides or {})

@@ -181,7 +181,7 @@ def diff_values(a: Any, b: Any, path: str = "$") -> list[tuple[str, Any, Any]]:
 
 
 def _repro_diff(original: dict, repro: dict, source_text: str) -> list[str]:
-    from launcher.spec.resolve import SPECIAL_SECTIONS
+    from launcher.runspec.resolve import SPECIAL_SECTIONS
 
     lines = []
     if "job_launcher" in original and "job_launcher" not in repro:
@@ -205,7 +205,7 @@ def smoke(runspec: str | Path, *, component_roots: list[Path], project_dir: Path
     import tempfile
 
     from launcher.runtime.executor import dump_yaml
-    from launcher.spec.api import resolve_file
+    from launcher.runspec.api import resolve_file
 
     report = SmokeReport(runspec=str(runspec), iterations=iterations, timeout=timeout)
     if seed is None:

@@ -19,7 +19,7 @@ def configure_common(parser: argparse.ArgumentParser) -> None:
 
 def run_check(args: argparse.Namespace, *, do_lint: bool):
     """Check args.files with the project's component roots and compute targets; returns the CheckResult."""
-    from launcher.spec.api import check_files
+    from launcher.runspec.api import check_files
 
     cfg = load_project_config(args)
     return check_files(args.files, component_roots=cfg.roots_with(args.component_roots), do_lint=do_lint,

@@ -191,7 +191,7 @@ DEFAULT_TARGET = "azb-cpu"  # the built-in job_launchers/XT default; launcher_se
 
 
 def describe(runspec: str, cwd: Path, *, target_override: str = "", targets: dict | None = None) -> ChangedRunspec:
-    from launcher.spec.api import launcher_section
+    from launcher.runspec.api import launcher_section
 
     section = launcher_section(cwd / runspec)
     launch = _truthy(section.get("enabled", 0))

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                        ledger_url=args.ledger_url or _default_ledger_url(event), launch_skipped=skipped)
     from pathlib import Path
 
-    from launcher.spec.api import launcher_section
+    from launcher.runspec.api import launcher_section
 
     if Path(args.runspec).is_file():
         inp.job_launcher = launcher_section(Path(args.runspec))

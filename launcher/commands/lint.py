@@ -28,7 +28,7 @@ def run(args) -> int:
 
     result = run_check(args, do_lint=True)
     if args.fix:
-        from launcher.spec.fix import apply_fixes
+        from launcher.runspec.fix import apply_fixes
 
         changed = apply_fixes(result)
         if changed:

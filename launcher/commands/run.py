@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                             hparams=hp_assignment, data_dir=os.environ.get("XT_DATA_DIR"))
 
     from launcher.runtime.executor import RunInput, execute
-    from launcher.spec.api import resolve_file
+    from launcher.runspec.api import resolve_file
 
     roots = config.roots_with(args.component_roots)
     rs = resolve_file(args.runspec, component_roots=roots, overrides=overrides, hp_assignment=hp_assignment,

@@ -16,7 +16,7 @@ def configure(parser) -> None:
 
     parser.add_argument("--out", metavar="DIR", help="write the schemas into DIR (e.g. schemas)")
     parser.add_argument("--regenerate-validator", action="store_true",
-                        help="(developers) also regenerate launcher/spec/_schema_fast.py after changing the schema")
+                        help="(developers) also regenerate launcher/runspec/_schema_fast.py after changing the schema")
     add_component_roots(parser)
     add_project(parser)
 
@@ -26,21 +26,21 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from launcher.spec.schema import runspec_schema, write_schemas
+    from launcher.runspec.schema import runspec_schema, write_schemas
 
     if not args.out:
         sys.stdout.write(json.dumps(runspec_schema(), indent=2) + "\n")
         return 0
     from launcher.commands._options import load_project_config
-    from launcher.spec.components import ComponentCatalog
+    from launcher.runspec.components import ComponentCatalog
 
     cfg = load_project_config(args)
     written = write_schemas(Path(args.out), ComponentCatalog(cfg.roots_with(args.component_roots)))
     if args.regenerate_validator:
         from launcher.fsutil import atomic_write
-        from launcher.spec.schema import fast_validator_source
+        from launcher.runspec.schema import fast_validator_source
 
-        target = Path(__file__).resolve().parent.parent / "spec" / "_schema_fast.py"
+        target = Path(__file__).resolve().parent.parent / "runspec" / "_schema_fast.py"
         atomic_write(target, fast_validator_source())
         written.append(target)
     for p in written:

@@ -25,7 +25,7 @@ from launcher.runtime.files import write_json_atomic, write_text_atomic
 from launcher.runtime.loader import ComponentLoader
 from launcher.runtime.metrics import Reporter
 from launcher.runtime.summary import COMPLETED, FAILED, NOT_ENABLED, NOT_RUN, RunError, RunSummary, StageSummary
-from launcher.spec.components import display_path
+from launcher.runspec.components import display_path
 
 MIRRORED_PREFIX = "../results"  # XT mirrors the run's ../results tree live (research notes C.10)
 RUNTIME_DIR = Path(__file__).resolve().parent

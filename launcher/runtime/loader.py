@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from launcher.diagnostics import LauncherError
-from launcher.spec.components import COMPONENT_RE, ROOT_COMPONENT, candidate_files
-from launcher.spec.components import display_path as _short
+from launcher.runspec.components import COMPONENT_RE, ROOT_COMPONENT, candidate_files
+from launcher.runspec.components import display_path as _short
 
 BUILTIN_ROOT_CODE = Path(__file__).resolve().parent.parent / "components" / "root" / "Root_Component.py"
 

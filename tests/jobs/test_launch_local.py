@@ -109,7 +109,7 @@ def test_grid_search_runs_every_point_once_and_sorts_by_hpmax(project, tmp_path)
 def _hp_values(path) -> dict:
     """name -> values of a runspec's hyperparameters, as the resolver reads them."""
     from launcher.config import BUILTIN_COMPONENTS
-    from launcher.spec.api import resolve_file
+    from launcher.runspec.api import resolve_file
 
     return {h.name: h.values for h in resolve_file(path, component_roots=[BUILTIN_COMPONENTS]).hyperparameters}
 

@@ -8,7 +8,7 @@ import pytest
 
 from launcher.diagnostics import LauncherError
 from launcher.jobs.plan import assign_hparams, build_plan, grid_points, launcher_settings, run_seed
-from launcher.spec.resolve import HyperParameter
+from launcher.runspec.resolve import HyperParameter
 
 
 def hp(name, values, tuned=None):

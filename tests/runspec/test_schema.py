@@ -9,8 +9,8 @@ import sys
 import jsonschema
 
 from launcher.config import BUILTIN_COMPONENTS
-from launcher.spec.components import ComponentCatalog
-from launcher.spec.schema import component_schema, fast_validator_source, runspec_schema
+from launcher.runspec.components import ComponentCatalog
+from launcher.runspec.schema import component_schema, fast_validator_source, runspec_schema
 from tests.conftest import COMPAT, REPO, needs_shared
 
 
@@ -33,8 +33,8 @@ def test_committed_schema_files_are_current():
 
 
 def test_generated_fast_validator_is_current():
-    source = (REPO / "launcher" / "spec" / "_schema_fast.py").read_text()
-    assert source == fast_validator_source(), "regenerate launcher/spec/_schema_fast.py (see schema.py)"
+    source = (REPO / "launcher" / "runspec" / "_schema_fast.py").read_text()
+    assert source == fast_validator_source(), "regenerate launcher/runspec/_schema_fast.py (see schema.py)"
 
 
 @needs_shared

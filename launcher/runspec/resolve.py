@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launcher.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
-from launcher.spec.components import COMPONENT_RE, ROOT_COMPONENT, CatalogError, ComponentCatalog, display_path
-from launcher.spec.load import Document, HyperRef, format_path, plain_scalar
+from launcher.runspec.components import COMPONENT_RE, ROOT_COMPONENT, CatalogError, ComponentCatalog, display_path
+from launcher.runspec.load import Document, HyperRef, format_path, plain_scalar
 
 SPECIAL_SECTIONS = ("hyperparameters", "string_replacements", "forward_definitions")
 ROOT_EXTRA_KEYS = ("description",)  # ours: a one-line description for the ledger and the PR comment

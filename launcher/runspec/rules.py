@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from launcher.diagnostics import INFO, WARNING, Diagnostic, did_you_mean
-from launcher.spec.load import format_path
-from launcher.spec.resolve import Resolution
+from launcher.runspec.load import format_path
+from launcher.runspec.resolve import Resolution
 
 SEARCHES_RUN = ("random", "grid")
 SEARCHES_NOT_RUN = ("dgd", "bayesian")

@@ -61,7 +61,7 @@ def test_fix_leaves_a_clean_file_untouched(tmp_path, run_cli):
 
 
 def test_suggestion_is_within_5_to_10_percent():
-    from launcher.spec.rules import suggest_iters_per_report
+    from launcher.runspec.rules import suggest_iters_per_report
 
     for mi in (10, 77, 100, 999, 5000, 20000, 100000, 123457):
         s = suggest_iters_per_report(mi)

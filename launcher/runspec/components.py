@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launcher.spec.load import Document, LoadError, read_document
+from launcher.runspec.load import Document, LoadError, read_document
 
 COMPONENT_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)/([A-Za-z_][A-Za-z0-9_]*)$")
 ROOT_COMPONENT = "root/Root_Component"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from launcher.spec import load
+from launcher.runspec import load
 
 LOADERS = {"libyaml": getattr(yaml, "CSafeLoader", None), "pure-python": yaml.SafeLoader}
 

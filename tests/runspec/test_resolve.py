@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from launcher.diagnostics import LauncherError
-from launcher.spec.api import resolve_file
+from launcher.runspec.api import resolve_file
 from tests.conftest import COMPAT, needs_shared
 
 pytestmark = needs_shared

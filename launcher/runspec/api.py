@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from launcher.diagnostics import ERROR, WARNING, Diagnostic, LauncherError
-from launcher.spec.components import ComponentCatalog
-from launcher.spec.load import MAX_BYTES, Document, LoadError, read_document
-from launcher.spec.resolve import HyperParameter, Resolution, parse_override_value, resolve
-from launcher.spec.rules import Fix, lint
+from launcher.runspec.components import ComponentCatalog
+from launcher.runspec.load import MAX_BYTES, Document, LoadError, read_document
+from launcher.runspec.resolve import HyperParameter, Resolution, parse_override_value, resolve
+from launcher.runspec.rules import Fix, lint
 
 # Validation draws randint values from a fixed seed: the same file always gives the same diagnostics.
 CHECK_SEED = 0
@@ -71,7 +71,7 @@ class CheckResult:
 def _with_schema_check(doc: Document, res: Resolution) -> list[Diagnostic]:
     """The resolver's diagnostics plus the schema's, except where the resolver already put an error: one
     mistake gets one message (the resolver's says more, e.g. "did you mean")."""
-    from launcher.spec.schema import check as schema_check
+    from launcher.runspec.schema import check as schema_check
 
     diags = list(res.diagnostics)
     if res.full is not None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from launcher.spec.api import check_document
-from launcher.spec.components import ComponentCatalog
-from launcher.spec.load import LoadError, load_text
+from launcher.runspec.api import check_document
+from launcher.runspec.components import ComponentCatalog
+from launcher.runspec.load import LoadError, load_text
 from tests.conftest import COMPAT, needs_shared
 
 pytestmark = needs_shared
