@@ -62,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stderr.write(render_error(exc))
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        from launcher.diagnostics import missing_extra
+        from launcher.report.text import render_error
+
+        error = missing_extra(exc)
+        if error is None:
+            raise
+        sys.stderr.write(render_error(error))
+        return error.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -62,3 +62,21 @@ def did_you_mean(word: str, choices, *, n: int = 1) -> str:
     if not close:
         return ""
     return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+#: top-level module of an optional dependency -> the extra that installs it
+OPTIONAL_EXTRAS = {"azure": "azure", "tensorboardX": "tensorboard", "matplotlib": "plot"}
+
+
+def missing_extra(exc: BaseException) -> LauncherError | None:
+    """A ModuleNotFoundError of an optional dependency, as the error a user can act on; None for anything else.
+
+    The SDKs are imported lazily in many places; mapping the error here, once, means every first import site
+    gives the install hint (not an "internal error")."""
+    name = getattr(exc, "name", None) or ""
+    if not isinstance(exc, ModuleNotFoundError) or name.split(".")[0] not in OPTIONAL_EXTRAS:
+        return None
+    extra = OPTIONAL_EXTRAS[name.split(".")[0]]
+    return LauncherError(f"the '{extra}' extra of the launcher is not installed here (no module named '{name}')",
+                         hint=f"install it: pip install 'runspec-launcher[{extra}]' (in a workflow, the install "
+                              "step installs it; see docs/github.md)")

@@ -80,6 +80,23 @@ class LaunchResult:
         return out
 
 
+def failure_dict(runspec: str, target: str | None, exc: BaseException) -> dict:
+    """The launch result of a launch that raised: what failed and how to fix it, for the PR comment."""
+    from launcher.diagnostics import missing_extra
+
+    error = exc if isinstance(exc, LauncherError) else missing_extra(exc)
+    if error is not None:
+        message, hint = error.message, error.hint
+        diagnostics = [d.to_dict() for d in error.diagnostics]
+    elif isinstance(exc, KeyboardInterrupt):
+        message, hint, diagnostics = "the launch was interrupted", "launch again; a launch never runs twice", []
+    else:
+        message = f"internal error: {type(exc).__name__}: {exc}".strip().rstrip(":")
+        hint, diagnostics = "this is a bug in the launcher; the workflow log has the details", []
+    return {"status": "failed", "runspec": runspec, "target": target or "", "error": message, "hint": hint,
+            "diagnostics": diagnostics, "exit_code": getattr(error, "exit_code", 1) if error else 3}
+
+
 def _display_path(path: Path, project_dir: Path) -> str:
     try:
         return path.resolve().relative_to(project_dir.resolve()).as_posix()
@@ -221,6 +238,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
         existing = _already_launched(L, config, store, resolved.content_hash, snapshot.commit, tgt.name)
         if existing is not None:
             job, row = existing
+            row = _with_current_status(L, store, row)
             result.status = EXISTS
             result.job = job
             result.ledger_row = row.to_dict() if row is not None else None
@@ -358,6 +376,18 @@ def _already_launched(L, config, store, content_hash: str, commit: str, target: 
     if job and _job_status(store, job) not in (None, R.REMOVED):
         return job, _row_from_store(L, config, store, job)
     return None
+
+
+def _with_current_status(L, store, row):
+    """A ledger row (perhaps a stale copy's `submitted`) with the status the store has now, when it has one."""
+    from launcher.jobs.status import job_summary
+
+    if row is None or row.is_final() or not store.exists(R.job_key(row.job, "job.json")):
+        return row
+    try:
+        return L.with_summary(row, job_summary(store, row.job))
+    except (LauncherError, ValueError, TypeError, OSError):
+        return row
 
 
 def _row_from_store(L, config, store, job: str):

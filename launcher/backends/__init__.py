@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from launcher.diagnostics import LauncherError
+from launcher.diagnostics import LauncherError, missing_extra
 
 # name -> "module:Class"
 BACKENDS = {
@@ -20,15 +20,9 @@ def backend_class(name: str):
         raise LauncherError(f"unknown backend '{name}'",
                             hint=did_you_mean(name, BACKENDS) or f"known backends: {', '.join(sorted(BACKENDS))}")
     module_name, _, cls_name = BACKENDS[name].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module_name or exc.name.split(".")[0] == "azure"):
-            raise LauncherError(f"backend '{name}' is not available here ({exc.name} is missing)",
-                                hint="install the Azure extras: pip install 'runspec-launcher[azure]'"
-                                if name == "azure-batch" else "") from None
-        raise
-    return getattr(module, cls_name)
+    # A missing Azure SDK surfaces where it is first imported (the backend modules import it lazily); the CLI maps
+    # it to the install hint (launcher.diagnostics.missing_extra).
+    return getattr(importlib.import_module(module_name), cls_name)
 
 
 def open_store(target, config):
@@ -85,6 +79,9 @@ def store_for(config, name: str | None = None, *, target: str | None = None):
         except LauncherError as exc:
             looked.append(f"{tgt.name} (not readable here: {exc.message})")
         except Exception as exc:  # noqa: BLE001 - an unreachable store is reported, the search goes on
+            if missing_extra(exc):
+                looked.append(f"{tgt.name} (not readable here: {missing_extra(exc).message})")
+                continue
             looked.append(f"{tgt.name} (not readable here: {str(exc).splitlines()[0][:200] if str(exc) else exc!r})")
     what = "job" if job else "run"
     listed = "`launcher jobs --target NAME`" if job else "`launcher runs JOB`"

@@ -50,6 +50,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "the default branch)")
     parser.add_argument("--not-launched", metavar="REASON", default="",
                         help="say why nothing was launched (e.g. 'dry run')")
+    parser.add_argument("--launch-job-result", metavar="RESULT", default="",
+                        help="the launch jobs' results (`needs.<job>.result`, several separated by spaces): with "
+                             "'failure' and no launch JSON, the comment says the launch failed before it produced "
+                             "a result")
     parser.add_argument("--post", action="store_true", help="create or update the sticky comment on the PR")
     parser.add_argument("--pr", type=int, metavar="N", help="pull request number (default: from the event)")
     parser.add_argument("--repo", metavar="OWNER/REPO", default="", help="default: $GITHUB_REPOSITORY")
@@ -78,7 +82,7 @@ def _default_ledger_url(event) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from launcher import github
-    from launcher.report.comment import CommentInput, load_json, marker, render_comment
+    from launcher.report.comment import CommentInput, load_json, load_launch_json, marker, render_comment
 
     event = None
     if os.environ.get("GITHUB_EVENT_PATH"):
@@ -86,12 +90,17 @@ def run(args: argparse.Namespace) -> int:
             event = github.load_event()
         except Exception:  # noqa: BLE001 - the comment renders fine without the event
             event = None
-    launch = load_json(args.launch_json, "launch")
+    launch = load_launch_json(args.launch_json)
     smoke = load_json(args.smoke_json, "smoke")
     lint = load_json(args.lint_json, "lint")
     skipped = args.not_launched
     if not skipped and args.launch_json and launch is None:
-        skipped = "the launch step produced no result (it failed, was skipped, or is waiting for approval)"
+        if "failure" in args.launch_job_result.split():
+            launch = {"status": "failed", "runspec": args.runspec,
+                      "error": "the launch job failed before the launcher produced a result",
+                      "hint": "open the workflow run's launch job: its first failing step says why"}
+        else:
+            skipped = "the launch step produced no result (it was skipped, or is waiting for approval)"
     inp = CommentInput(runspec=args.runspec, launch=launch if isinstance(launch, dict) else None,
                        smoke=smoke if isinstance(smoke, dict) else None, lint=lint,
                        run_url=args.run_url or _default_run_url(),

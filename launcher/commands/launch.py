@@ -35,6 +35,9 @@ def configure(parser) -> None:
                         help="who/what launched it, for the ledger (default: 'local: <user>')")
     parser.add_argument("--ledger-row-out", default=None, metavar="FILE",
                         help="also write the job's ledger row as JSON to FILE (for CI steps)")
+    parser.add_argument("--json-out", default=None, metavar="FILE",
+                        help="also write the launch result as JSON to FILE, atomically, whatever the outcome: a "
+                             "failed launch writes {status: failed, error, hint} (for CI steps: the PR comment)")
     add_component_roots(parser)
     add_project(parser)
     add_format(parser, "text", "json", "markdown")
@@ -83,16 +86,18 @@ def run(args) -> int:
         result = launch(args.runspec, config=cfg, target=args.target, overrides=parse_overrides(args.overrides),
                         component_roots=args.component_roots, force=args.force, allow_dirty=args.allow_dirty,
                         origin=args.origin, on_event=on_event)
-    except BaseException:
+    except BaseException as exc:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if printed and printed[-1] != "submitted":
             sys.stdout.write("\n")
-        raise
-    if args.ledger_row_out and result.ledger_row is not None:
-        from launcher.runtime.files import write_json_atomic
+        if args.json_out:
+            from launcher.launch import failure_dict
+            from launcher.runtime.files import write_json_atomic
 
-        write_json_atomic(args.ledger_row_out, result.ledger_row)
+            write_json_atomic(args.json_out, failure_dict(args.runspec, args.target, exc))
+        raise
     if result.status == "launched" and not args.detach:
+        _write_outputs(args, result)  # a job followed below is on record even if following is cut short
         if text:
             sys.stdout.write(report.render_launch_text(result, line_printed=True, diagnostics_printed=True))
             sys.stdout.flush()
@@ -108,11 +113,22 @@ def run(args) -> int:
     elif text:
         sys.stdout.write(report.render_launch_text(result, line_printed=bool(printed),
                                                      diagnostics_printed=bool(shown_diagnostics)))
+    _write_outputs(args, result)
     if args.format == "json":
         sys.stdout.write(report.to_json(result.to_dict()))
     elif args.format == "markdown":
         sys.stdout.write(report.render_launch_markdown(result))
     return result.exit_code()
+
+
+def _write_outputs(args, result) -> None:
+    """--json-out and --ledger-row-out, atomically; after following, with the job's final status in both."""
+    from launcher.runtime.files import write_json_atomic
+
+    if args.ledger_row_out and result.ledger_row is not None:
+        write_json_atomic(args.ledger_row_out, result.ledger_row)
+    if args.json_out:
+        write_json_atomic(args.json_out, result.to_dict())
 
 
 def _follow(result, cfg, *, show_progress: bool) -> bool:
@@ -129,6 +145,10 @@ def _follow(result, cfg, *, show_progress: bool) -> bool:
     except KeyboardInterrupt:
         return True
     result.run_records = read_runs(store, result.job)
+    if result.ledger_row is not None:  # the row a CI step records says how the followed job ended
+        from launcher import ledger as L
+
+        result.ledger_row = L.with_summary(L.LedgerRow.from_dict(result.ledger_row), result.summary).to_dict()
     try:
         update_ledger_status(cfg, result.job, result.summary)
     except Exception:  # noqa: BLE001 - the ledger refresh is a courtesy; `launcher ledger refresh` does it too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +117,8 @@ def _retry_notice(args):
 def _push_text(res) -> str:
     where = f"{res.remote}/{res.branch}:{res.ledger}"
     if not res.changed:
-        return f"{where} already up to date ({', '.join(res.jobs) or 'no rows'}); nothing pushed\n"
+        what = f" ({', '.join(res.jobs)})" if res.jobs else ""
+        return f"{where} already up to date{what}; nothing pushed\n"
     tries = f" after {res.attempts} attempts" if res.attempts > 1 else ""
     out = f"pushed {', '.join(res.jobs) or 'ledger'} to {where} as {res.commit[:12]}{tries}\n"
     if res.checkout_updated:
@@ -211,7 +213,7 @@ class RefreshReport:
 
 def _summary_source(args, cfg):
     """row -> job summary, with one store per target (cached) and one summary per job (cached)."""
-    from launcher.diagnostics import LauncherError
+    from launcher.diagnostics import LauncherError, missing_extra
     from launcher.jobs.status import job_summary
 
     stores: dict[str, object] = {}
@@ -236,7 +238,7 @@ def _summary_source(args, cfg):
             except LauncherError:
                 raise
             except Exception as exc:  # a store we cannot read must not stop the other rows
-                raise LauncherError(f"cannot read its status: {exc}") from None
+                raise missing_extra(exc) or LauncherError(f"cannot read its status: {exc}") from None
         return summaries[row.job]
 
     return summary
@@ -249,7 +251,11 @@ def _run_refresh(args) -> int:
     summary = _summary_source(args, cfg)
     report = RefreshReport(ledger=display, dry_run=args.dry_run)
 
+    local_jobs: set[str] = set()
+
     def update(ledger):
+        local_jobs.update(r.job for r in ledger.rows if r.target in cfg.targets and
+                          cfg.targets[r.target].backend == "local")
         new, report.checked = L.refresh_ledger(ledger, summary)
         return new
 
@@ -263,16 +269,36 @@ def _run_refresh(args) -> int:
                                            retries=args.retries, on_retry=_retry_notice(args))
         report.push.jobs = [c.job for c in report.checked if c.changed]
         report.written = report.push.changed
-        _emit(args, report, report.text())
-        return 0
-    if args.dry_run:
+    elif args.dry_run:
         update(L.read_ledger(path, display=display))
     else:
         # the same lock as a local `launcher launch` that upserts its row meanwhile
         _new, report.written = L.update_ledger_file(path, update, lock_dir=cfg.store_dir / "locks",
                                                     display=display)
     _emit(args, report, report.text())
-    return 0
+    return _unreadable_rows(report, local_jobs)
+
+
+L_NOT_FOUND = "not found in the store"  # launcher.ledger.refresh_ledger's note for a job the store lacks
+
+
+def _unreadable_rows(report, local_jobs: set[str]) -> int:
+    """Rows whose status could not be read fail the refresh (exit 1), each said on stderr and, in GitHub Actions,
+    as an annotation: a scheduled refresh that silently refreshed nothing would look green for ever. The rows it
+    could read are refreshed (and pushed) all the same."""
+    # a local target's job lives in the store of the machine that launched it: not being here is no failure
+    unread = [c for c in report.checked if c.note and not (c.job in local_jobs and c.note == L_NOT_FOUND)]
+    if not unread:
+        return 0
+    from launcher.github import format_annotation
+
+    for c in unread:
+        sys.stderr.write(f"launcher: ledger refresh: {c.job}: {c.note}\n")
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            sys.stdout.write(format_annotation("error", f"{c.job}: {c.note}", title="ledger refresh") + "\n")
+    sys.stderr.write(f"  {len(unread)} row(s) could not be refreshed: give this job the settings and the "
+                     "credential the launch had (docs/github.md, \"The ledger workflow\")\n")
+    return 1
 
 
 # -- show ---------------------------------------------------------------------------------------------------------

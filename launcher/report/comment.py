@@ -177,7 +177,8 @@ def _facts(launch: dict, job_launcher: dict) -> list[str]:
     files = _first(launch, "code_files", "files")
     if isinstance(files, list):
         files = len(files)
-    add("Code files uploaded", files)
+    if not _already(launch) and not _launch_error(launch):  # an earlier launch's code, nothing uploaded now
+        add("Code files uploaded", files)
     cost = _first(launch, "cost_estimate", "estimated_cost", "cost")
     if isinstance(cost, dict):
         amount = _first(cost, "total", "amount", "estimate")
@@ -276,8 +277,10 @@ def _next_section(inp: CommentInput) -> str:
                           f"launcher cancel {job}    # stop the job and release its nodes",
                           "```"])
     if error:
-        return (f"**Launch error:** {_md_cell(error)}\n\n"
-                "**Next:** fix the runspec and push, or re-run the workflow; a re-run never launches twice.")
+        hint = _first(launch, "hint")
+        fix = f"**How to fix:** {_md_cell(hint)}\n\n" if hint else ""
+        return (f"**Launch error:** {_md_cell(error)}\n\n{fix}"
+                "**Next:** fix it and push, or re-run the workflow; a re-run never launches twice.")
     if inp.smoke and _smoke_status(inp.smoke) in ("failed", "error"):
         return ("**Next:** reproduce locally with `launcher smoke " + inp.runspec + "`, fix, and push.")
     if inp.launch_skipped:
@@ -313,6 +316,22 @@ def render_comment(inp: CommentInput, *, budget: int = BUDGET) -> str:
             return body
     note = "\n\n… (cut to fit GitHub's comment size limit; the workflow run has everything)\n"
     return body[: budget - len(note)] + note
+
+
+def load_launch_json(path: str | None):
+    """The launch result; a file that exists but holds no readable result (a launch that died mid-write, by an
+    older launcher that wrote it through a shell redirect) is a failed launch, not an error of the comment."""
+    from launcher.diagnostics import LauncherError
+
+    try:
+        data = load_json(path, "launch")
+    except LauncherError as exc:
+        return {"status": "failed", "error": f"the launch left no readable result ({exc.message})",
+                "hint": "open the workflow run's launch step: its log says why the launch failed"}
+    if data is not None and not isinstance(data, dict):
+        return {"status": "failed", "error": "the launch result is not a JSON object",
+                "hint": "open the workflow run's launch step: its log says what happened"}
+    return data
 
 
 def load_json(path: str | None, what: str):

@@ -3,9 +3,21 @@ on 127.0.0.1 (a real HTTP server keeping issue comments and pull requests in mem
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
-from gh_helpers import FakeGitHub, Repo
+from gh_helpers import FakeGitHub, Repo, build_wheelhouse
+
+# the Azure test services (Azurite, the Batch test server) live in tests/services
+_TESTS = str(Path(__file__).resolve().parent.parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from services.azurite import azurite  # noqa: E402,F401  (re-exported fixture)
+from services.batch_server import batch_server  # noqa: E402,F401  (re-exported fixture)
 
 # What a GitHub runner sets (the suite itself runs in Actions): every test here starts without it.
 RUNNER_VARS = ("GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV",
@@ -50,3 +62,18 @@ def actions_env(tmp_path, monkeypatch):
         files[name] = p
     monkeypatch.setenv("GITHUB_REPOSITORY", "octo/exp")
     return files
+
+
+@dataclass
+class RunnerTools:
+    wheelhouse: Path  # wheels the jobs' install steps install from
+    launcher_wheel: Path  # this checkout's launcher, as a release would publish it
+    venvs: Path  # environments the jobs' installs built, by install input
+
+
+@pytest.fixture(scope="session")
+def runner_tools(tmp_path_factory) -> RunnerTools:
+    base = tmp_path_factory.mktemp("runner-tools")
+    wheel = build_wheelhouse(base / "wheelhouse")
+    (base / "venvs").mkdir()
+    return RunnerTools(base / "wheelhouse", wheel, base / "venvs")

@@ -218,3 +218,52 @@ def read_outputs(path: Path) -> dict[str, str]:
         else:
             i += 1
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# what the rehearsal's jobs install from, instead of the package index
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def build_wheelhouse(dest: Path) -> Path:
+    """A folder of wheels that the rehearsal's install steps may install from (pip --no-index --find-links):
+
+    - every package of requirements/launcher.txt, the very files its hashes name (`pip download --require-hashes`:
+      downloaded once, then answered from pip's cache);
+    - setuptools, the build backend, for installs from a source checkout (`pip install ./trusted`);
+    - this checkout's launcher, built from its tracked files as a wheel (what a release would publish).
+    Returns the path of the launcher wheel."""
+    import shutil
+    import sys
+
+    dest.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_NO_INDEX")}
+
+    def run(*args: str, cwd: Path | None = None) -> None:
+        proc = subprocess.run([*pip, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise AssertionError(f"pip {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+
+    run("download", "--quiet", "--require-hashes", "--only-binary=:all:", "-r",
+        str(REPO_ROOT / "requirements" / "launcher.txt"), "-d", str(dest))
+    setuptools = re.search(r"^setuptools==(\S+)", (REPO_ROOT / "requirements" / "dev.txt").read_text(), re.M)
+    run("download", "--quiet", "--only-binary=:all:", f"setuptools=={setuptools.group(1)}", "-d", str(dest))
+    src = dest.parent / "launcher-src"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    for rel in filter(None, files.decode().split("\0")):
+        if (REPO_ROOT / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / rel, src / rel)
+    run("wheel", "--quiet", "--no-deps", "--no-build-isolation", str(src), "-w", str(dest), cwd=src)
+    (wheel,) = dest.glob("runspec_launcher-*.whl")
+    return wheel
+
+
+def launcher_source_files() -> list[tuple[str, bytes]]:
+    """(path, content) of what a repository needs to install the launcher from source (`pip install ./trusted`)."""
+    files = subprocess.run(["git", "ls-files", "-z", "launcher", "requirements", "README.md", "LICENSE"],
+                           cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    return [(rel, (REPO_ROOT / rel).read_bytes()) for rel in filter(None, files.decode().split("\0"))
+            if (REPO_ROOT / rel).is_file()]

@@ -92,11 +92,45 @@ def test_cli_missing_launch_file_means_not_launched(run_cli, tmp_path, actions_e
     assert "produced no result" in out
 
 
-def test_cli_broken_json_is_a_clear_error(run_cli, tmp_path):
-    p = tmp_path / "launch.json"
+def test_cli_broken_smoke_json_is_a_clear_error(run_cli, tmp_path):
+    p = tmp_path / "smoke.json"
     p.write_text("{")
+    code, out, err = run_cli("comment", "--runspec", "runspecs/x.yaml", "--smoke-json", p)
+    assert code == 1 and "cannot read the smoke JSON" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content", ["", "{", "[1, 2]"])
+def test_an_unreadable_launch_result_is_a_failed_launch_not_a_failed_comment(run_cli, tmp_path, content):
+    # a shell redirect (`> launch.json`) of a launch that failed leaves an empty file: the PR must still hear why
+    p = tmp_path / "launch.json"
+    p.write_text(content)
     code, out, err = run_cli("comment", "--runspec", "runspecs/x.yaml", "--launch-json", p)
-    assert code == 1 and "cannot read the launch JSON" in err and "Traceback" not in err
+    assert code == 0, err
+    assert "launch failed" in out and "**Launch error:**" in out and "**How to fix:**" in out
+
+
+def test_a_launch_job_that_failed_before_any_result_gets_a_failed_comment(run_cli, tmp_path):
+    missing = tmp_path / "launch.json"
+    code, out, _ = run_cli("comment", "--runspec", "runspecs/x.yaml", "--launch-json", missing,
+                           "--launch-job-result", "failure skipped")
+    assert code == 0 and "launch failed" in out and "launch job failed before" in out
+    code, out, _ = run_cli("comment", "--runspec", "runspecs/x.yaml", "--launch-json", missing,
+                           "--launch-job-result", "skipped success")
+    assert code == 0 and "validated, not launched" in out and "launch failed" not in out
+
+
+def test_a_failed_launch_result_says_what_failed_and_how_to_fix_it():
+    failed = {"status": "failed", "runspec": "runspecs/x.yaml", "target": "azb-cpu",
+              "error": "target 'azb-cpu': vm_size is missing", "hint": "add vm_size = \"Standard_D2s_v3\""}
+    body = render_comment(CommentInput(runspec="runspecs/x.yaml", launch=failed))
+    assert "### `runspecs/x.yaml`: launch failed" in body
+    assert "**Launch error:** target 'azb-cpu': vm_size is missing" in body
+    assert "**How to fix:** add vm_size" in body and "Code files uploaded" not in body
+
+
+def test_an_already_launched_result_claims_no_upload():
+    body = render_comment(CommentInput(runspec="runspecs/x.yaml", launch={**LAUNCH, "status": "exists"}))
+    assert "already launched as **job12**" in body and "Code files uploaded" not in body
 
 
 @pytest.fixture

@@ -83,9 +83,13 @@ def reusable_inputs(dispatch_inputs: dict) -> dict:
 class Stage:
     """origin (bare), a developer clone, the durable store, the fake GitHub, and the player."""
 
-    def __init__(self, tmp: Path, fake) -> None:
+    def __init__(self, tmp: Path, fake, tools, *, workflow: str = "runspecs-reusable.yml", vars=None,
+                 extra_env=None) -> None:
         self.tmp = tmp
         self.fake = fake
+        self.tools = tools
+        # as docs/github.md's caller does: the launcher as a pinned package (here: this checkout's wheel)
+        self.inputs = {"launcher-package": str(tools.launcher_wheel)}
         self.origin = tmp / "origin.git"
         self.origin.mkdir()
         git(self.origin, "init", "-q", "--bare", "-b", "main")
@@ -96,8 +100,16 @@ class Stage:
         (tmp / "home").mkdir()
         env = launcher_env(tmp)
         env.update({"GITHUB_API_URL": fake.url, "GITHUB_SERVER_URL": "https://github.invalid"})
-        self.player = Player(WORKFLOWS / "runspecs-reusable.yml", origin=self.origin, root=tmp / "runner",
-                             repository=REPOSITORY, env=env, after_checkout=self._link_store)
+        env.update(extra_env or {})
+        self.env, self.vars = env, dict(vars or {})  # the runner's environment, the repository's variables
+        self.player = self.make_player(workflow)
+
+    def make_player(self, workflow: str | Path) -> Player:
+        """A player of one workflow file on this stage (the runspecs pipeline, the ledger workflow, an old copy)."""
+        path = workflow if isinstance(workflow, Path) else WORKFLOWS / workflow
+        return Player(path, origin=self.origin, root=self.tmp / "runner" / path.stem, repository=REPOSITORY,
+                      env=self.env, wheelhouse=self.tools.wheelhouse, venvs=self.tools.venvs,
+                      after_checkout=self._link_store, vars=self.vars)
 
     def _link_store(self, dest: Path, ref: str) -> None:
         if dest.name == "payload":
@@ -109,13 +121,13 @@ class Stage:
 
     def play_pr(self, payload: dict):
         head = payload["pull_request"]["head"]["sha"]
-        return self.player.play("pull_request", payload, inputs=reusable_inputs({}), sha=head,
+        return self.player.play("pull_request", payload, inputs={**reusable_inputs({}), **self.inputs}, sha=head,
                                 ref=f"refs/pull/{payload['number']}/merge", token=self.fake.token)
 
     def play_dispatch(self, branch: str, sha: str, inputs: dict, actor: str):
         payload = {"ref": f"refs/heads/{branch}", "inputs": inputs, "sender": {"login": actor},
                    "repository": {"full_name": REPOSITORY, "default_branch": "main"}}
-        return self.player.play("workflow_dispatch", payload, inputs=reusable_inputs(inputs), sha=sha,
+        return self.player.play("workflow_dispatch", payload, inputs={**reusable_inputs(inputs), **self.inputs}, sha=sha,
                                 ref=f"refs/heads/{branch}", token=self.fake.token)
 
     def ledger_rows(self) -> list[str]:
@@ -147,8 +159,8 @@ def our_comments(fake, pr: int) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_pull_request_synchronize_rerun_and_dispatch(tmp_path, fake_github):
-    st = Stage(tmp_path, fake_github)
+def test_pull_request_synchronize_rerun_and_dispatch(tmp_path, fake_github, runner_tools):
+    st = Stage(tmp_path, fake_github, runner_tools)
     st.dev.write("pyproject.toml", PYPROJECT)
     st.dev.write(".gitignore", GITIGNORE)
     st.dev.write("runspecs/existing.yaml", tiny_runspec(enabled=0))
@@ -255,7 +267,7 @@ def test_pull_request_synchronize_rerun_and_dispatch(tmp_path, fake_github):
     after = st.push("main")
     payload = {"ref": "refs/heads/main", "before": before, "after": after, "pusher": {"name": "alice"},
                "sender": {"login": "alice"}, "repository": {"full_name": REPOSITORY, "default_branch": "main"}}
-    run7 = st.player.play("push", payload, inputs=reusable_inputs({}), sha=after, ref="refs/heads/main",
+    run7 = st.player.play("push", payload, inputs={**reusable_inputs({}), **st.inputs}, sha=after, ref="refs/heads/main",
                           token=fake_github.token)
     assert results(run7) == {"plan": "success", "smoke": "success", "launch": "skipped",
                              "launch-local": "skipped", "record": "skipped", "gate": "success"}, failed_steps(run7)
@@ -264,8 +276,8 @@ def test_pull_request_synchronize_rerun_and_dispatch(tmp_path, fake_github):
 
 
 @pytest.mark.slow
-def test_fork_with_a_broken_runspec_gets_annotations_and_never_reaches_launch(tmp_path, fake_github):
-    st = Stage(tmp_path, fake_github)
+def test_fork_with_a_broken_runspec_gets_annotations_and_never_reaches_launch(tmp_path, fake_github, runner_tools):
+    st = Stage(tmp_path, fake_github, runner_tools)
     st.dev.write("pyproject.toml", PYPROJECT)
     st.dev.write(".gitignore", GITIGNORE)
     base = st.dev.commit("main")
@@ -292,8 +304,8 @@ def test_fork_with_a_broken_runspec_gets_annotations_and_never_reaches_launch(tm
 
 
 @pytest.mark.slow
-def test_a_fork_with_valid_runspecs_is_smoke_run_but_not_launched(tmp_path, fake_github):
-    st = Stage(tmp_path, fake_github)
+def test_a_fork_with_valid_runspecs_is_smoke_run_but_not_launched(tmp_path, fake_github, runner_tools):
+    st = Stage(tmp_path, fake_github, runner_tools)
     st.dev.write("pyproject.toml", PYPROJECT)
     st.dev.write(".gitignore", GITIGNORE)
     base = st.dev.commit("main")

@@ -241,14 +241,63 @@ def test_gate_always_reports_on_every_job():
 
 
 def test_each_pipeline_step_that_runs_something_is_one_launcher_command():
-    allowed_other = ("python -m pip install",)
     for job_name, job in load(REUSABLE)["jobs"].items():
         for step in steps_of(job):
-            if "run" not in step or job_name == "gate":
+            if "run" not in step or job_name == "gate" or step.get("name") == INSTALL_STEP:
                 continue
             commands = shell_lines(step["run"])
             calls = [c for c in commands if c.startswith("launcher ")]
-            assert len(calls) == 1 or commands[0].startswith(allowed_other), (job_name, step["run"])
+            assert len(calls) == 1, (job_name, step["run"])
+
+
+INSTALL_STEP = "install the launcher"
+
+
+def install_steps() -> list[tuple[str, str, dict]]:
+    """(workflow, job, step) of every step of every workflow that installs the launcher."""
+    found = []
+    for name, wf in all_workflows().items():
+        for job_name, job in (wf.get("jobs") or {}).items():
+            for step in steps_of(job):
+                if "pip install" in step.get("run", ""):
+                    found.append((name, job_name, step))
+    return found
+
+
+def test_every_job_installs_the_launcher_with_its_azure_sdk_by_one_identical_step():
+    # one definition, so the trusted install and the package pin cannot drift apart (a launch job once installed
+    # the launcher without its Azure SDK and every Azure launch died on `import azure`)
+    steps = install_steps()
+    jobs_with_launcher = {(wf, j) for wf, w in all_workflows().items() for j, job in (w.get("jobs") or {}).items()
+                          if any(ln.startswith("launcher ") for s in steps_of(job) for ln in shell_lines(s.get("run", "")))}
+    assert {(wf, j) for wf, j, _ in steps} == jobs_with_launcher
+    assert all(step["name"] == INSTALL_STEP for _, _, step in steps)
+    assert len({step["run"] for _, _, step in steps}) == 1
+    script = steps[0][2]["run"]
+    # a package pin gets the Azure extra; the default branch installs its lock (which pins the Azure SDK), hashed
+    assert '"$LAUNCHER_PACKAGE" "runspec-launcher[azure]"' in script
+    assert "--require-hashes -r trusted/requirements/launcher.txt" in script and "--no-deps ./trusted" in script
+    lock = (REPO / "requirements" / "launcher.txt").read_text()
+    assert all(re.search(rf"^{pkg}==", lock, re.M) for pkg in ("azure-batch", "azure-storage-blob", "azure-identity"))
+    assert {s["env"]["LAUNCHER_PACKAGE"] for _, _, s in steps} == {"${{ inputs.launcher-package }}",
+                                                                  "${{ vars.LAUNCHER_PACKAGE }}"}
+
+
+def test_the_launch_result_is_written_by_the_launcher_not_by_a_shell_redirect():
+    for job_name in ("launch", "launch-local"):
+        (step,) = [s for s in steps_of(load(REUSABLE)["jobs"][job_name]) if "launcher launch" in s.get("run", "")]
+        line = next(ln for ln in shell_lines(step["run"]) if ln.startswith("launcher launch "))
+        assert '--json-out "$RESULTS/launch.json"' in line and ">" not in line
+
+
+def test_the_ledger_refresh_gets_the_settings_the_launch_had():
+    launch_env = next(s for s in steps_of(load(REUSABLE)["jobs"]["launch"]) if s.get("name") == "launch")["env"]
+    refresh = next(s for s in steps_of(load("ledger.yml")["jobs"]["refresh"]) if "ledger refresh" in s.get("run", ""))
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"):
+        assert refresh["env"][name] == launch_env[name] == f"${{{{ vars.{name} }}}}"
+    # the endpoints the launch pinned, under the names the documented target reads
+    assert refresh["env"]["AZURE_BATCH_ENDPOINT"] == launch_env["PINNED_BATCH_ENDPOINT"]
+    assert refresh["env"]["AZURE_STORAGE_ACCOUNT_URL"] == launch_env["PINNED_STORAGE_ACCOUNT_URL"]
 
 
 def test_ci_runs_make_test_and_dependabot_watches_actions():

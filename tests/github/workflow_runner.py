@@ -7,10 +7,15 @@ what this player does not understand), matrices from `fromJSON(...)`, outputs fr
 few actions we use, emulated:
 
 - actions/checkout        git clone of the `origin` bare repository at the evaluated ref into `path`
-- actions/setup-python    nothing (the test's interpreter, with the launcher installed, is on PATH)
+- actions/setup-python    a fresh, empty virtual environment for the job, first on PATH (the test run's own
+                          environment is never on PATH: a job has exactly what its own steps install)
 - actions/upload-artifact / download-artifact   copies into / out of an artifacts folder
-- `pip install` steps     nothing (the launcher is installed already; which source a job installs from is
-                          checked by the contract tests in test_workflows.py)
+
+`run:` steps that install (`pip install`) run for real, in that job's virtual environment, against a local
+wheelhouse (PIP_NO_INDEX, PIP_FIND_LINKS: the locked wheels and this checkout's launcher wheel) instead of the
+package index. The environment an install builds is kept per install *input* (the step's script and env, and
+the content of the files it installs from), and a later job with the same input gets that environment: the same
+result as installing again, without the minute it would cost.
 """
 
 from __future__ import annotations
@@ -178,7 +183,7 @@ def interpolate(value, ev: Evaluator):
     if not isinstance(value, str):
         return value
     m = _EXPR.fullmatch(value.strip())
-    if m:
+    if m and "${{" not in m.group(1):  # one expression alone (not `${{ a }} ${{ b }}`)
         return ev.evaluate(m.group(1))
     return _EXPR.sub(lambda mm: to_text(ev.evaluate(mm.group(1))), value)
 
@@ -232,14 +237,18 @@ class WorkflowRun:
 
 class Player:
     def __init__(self, workflow: Path, *, origin: Path, root: Path, repository: str, env: dict[str, str],
-                 after_checkout=None) -> None:
+                 wheelhouse: Path, venvs: Path, after_checkout=None, vars: dict | None = None) -> None:
         self.workflow = yaml.safe_load(workflow.read_text(encoding="utf-8"))
         self.origin = origin
         self.root = root
         self.repository = repository
         self.base_env = env
+        self.wheelhouse = wheelhouse  # the wheels pip may install from (no index)
+        self.venvs = venvs  # install input -> the environment it built (shared by the players of a session)
+        self.vars = dict(vars or {})  # the repository's variables (`vars` context)
         self.after_checkout = after_checkout  # hook(path, ref): e.g. link the durable store into a payload
         self.runs = 0
+        self.installs = 0  # installs really run (not answered from self.venvs)
 
     def play(self, event_name: str, payload: dict, *, inputs: dict, sha: str, ref: str,
              token: str = "") -> WorkflowRun:
@@ -249,11 +258,13 @@ class Player:
         artifacts.mkdir(parents=True)
         event_path = base / "event.json"
         event_path.write_text(json.dumps(payload))
-        call_inputs = self.workflow.get("on", self.workflow.get(True))["workflow_call"]["inputs"]
+        triggers = self.workflow.get("on", self.workflow.get(True))
+        call_inputs = (triggers.get("workflow_call") or {}).get("inputs") or {} if isinstance(triggers, dict) else {}
         full_inputs = {k: v.get("default") for k, v in call_inputs.items()}
         full_inputs.update(inputs)
         github = {"event_name": event_name, "event": payload, "repository": self.repository, "sha": sha,
-                  "ref": ref, "token": token, "workspace": "", "run_id": str(self.runs)}
+                  "ref": ref, "ref_name": ref.rsplit("/", 1)[-1], "token": token, "workspace": "",
+                  "run_id": str(self.runs)}
         results: dict[str, JobRun] = {}
         for name, job in self.workflow["jobs"].items():  # our jobs are listed in dependency order
             needs = job.get("needs") or []
@@ -314,7 +325,7 @@ class Player:
         return text
 
     def _job(self, name, job, base, artifacts, event_path, github, inputs, needs_ctx) -> JobRun:
-        contexts = {"github": github, "inputs": inputs, "needs": needs_ctx, "vars": {}, "secrets": {},
+        contexts = {"github": github, "inputs": inputs, "needs": needs_ctx, "vars": self.vars, "secrets": {},
                     "matrix": {}, "strategy": {}, "runner": {}, "steps": {}, "env": {}}
         ev = Evaluator(contexts, self._functions(None, self._status_functions(needs_ctx)))
         if not truthy(ev.evaluate(self._condition(job.get("if", "success()")))):
@@ -340,8 +351,9 @@ class Player:
     def _leg(self, name, job, leg, workspace, artifacts, event_path, github, inputs, needs_ctx) -> dict:
         github["workspace"] = str(workspace)
         steps_ctx: dict = {}
-        contexts = {"github": github, "inputs": inputs, "needs": needs_ctx, "vars": {}, "secrets": {},
+        contexts = {"github": github, "inputs": inputs, "needs": needs_ctx, "vars": self.vars, "secrets": {},
                     "matrix": leg, "runner": {"temp": str(workspace / "_temp")}, "steps": steps_ctx, "env": {}}
+        self.python = None  # the job's virtual environment: made by setup-python, replaced by an install
         records: list[StepRecord] = []
         summary_parts: list[str] = []
         failed = False
@@ -389,7 +401,10 @@ class Player:
                 self.after_checkout(dest, ref)
             return True, f"checked out {ref} into {dest.name}\n"
         if action == "actions/setup-python":
-            return True, ""
+            self.python = workspace / "_python"
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(self.python)], check=True,
+                           capture_output=True)
+            return True, f"fresh environment {self.python.name}\n"
         if action == "actions/upload-artifact":
             src = workspace / with_["path"]
             if not src.exists():
@@ -406,10 +421,51 @@ class Player:
             return True, f"downloaded {src.name}\n"
         raise AssertionError(f"the rehearsal player does not know the action {uses}")
 
+    def _install_key(self, script: str, env: dict, workspace: Path) -> str:
+        """What an install step's result depends on: its script, its env, and the content of what it installs
+        (the trusted checkout's lock file, package metadata and code; files named in env values)."""
+        import hashlib
+
+        h = hashlib.sha256(script.encode())
+        h.update(json.dumps(env, sort_keys=True).encode())
+        trusted = workspace / "trusted"
+        if (trusted / ".git").exists():
+            for part in ("requirements", "launcher", "pyproject.toml"):
+                h.update(subprocess.run(["git", "rev-parse", f"HEAD:{part}"], cwd=trusted, capture_output=True,
+                                        text=True).stdout.encode())
+        for value in env.values():
+            if value and Path(value).is_file():
+                h.update(Path(value).read_bytes())
+        return h.hexdigest()[:24]
+
+    def _install(self, label, script, env, workspace, event_path, github):
+        """An install step, run for real in a new environment, or that environment again for the same input."""
+        key = self._install_key(script, env, workspace)
+        venv = self.venvs / key
+        done = venv / ".installed"
+        if done.exists():
+            self.python = venv
+            return StepRecord(label, "success", f"(the environment this install built before: {key})\n", "",
+                              script), {}, ""
+        if venv.exists():
+            shutil.rmtree(venv)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        self.python = venv
+        self.installs += 1
+        pip_env = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(self.wheelhouse), "PIP_CONFIG_FILE": os.devnull,
+                   "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1"}
+        rec, outputs, summary = self._shell(label, script, {**env, **pip_env}, workspace, event_path, github, step={})
+        if rec.outcome == "success":
+            done.write_text(key)
+        return rec, outputs, summary
+
     def _run(self, label, step, env, workspace, event_path, github):
         script = step["run"]
         if "pip install" in script:
-            return StepRecord(label, "success", run=script), {}, ""
+            return self._install(label, script, env, workspace, event_path, github)
+        return self._shell(label, script, env, workspace, event_path, github, step)
+
+    def _shell(self, label, script, env, workspace, event_path, github, step):
         cwd = workspace / step.get("working-directory", ".")
         files = {}
         self.steps_run = getattr(self, "steps_run", 0) + 1
@@ -428,6 +484,9 @@ class Player:
             **{k: str(v) for k, v in files.items()},
             **env,
         }
+        if self.python is not None:  # the job's own environment (setup-python), first on PATH as on a runner
+            full_env["PATH"] = str(self.python / "bin") + os.pathsep + full_env.get("PATH", "")
+            full_env["VIRTUAL_ENV"] = str(self.python)
         (workspace / "_temp").mkdir(exist_ok=True)
         # GitHub's `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=cwd,
@@ -437,7 +496,11 @@ class Player:
 
 
 def launcher_env(tmp: Path) -> dict[str, str]:
-    """PATH with the test interpreter's bin folder (where `launcher` lives) first; nothing of GitHub's."""
-    bin_dir = str(Path(sys.executable).parent)
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "LAUNCHER_"))}
-    return {**keep, "PATH": bin_dir + os.pathsep + keep.get("PATH", ""), "HOME": str(tmp / "home")}
+    """The runner's environment: this machine's, less GitHub's and the launcher's variables, and less the test
+    run's own Python environment (its bin folder off PATH, no PYTHONPATH, no VIRTUAL_ENV): a job finds `launcher`
+    only if its own install step put it into the job's environment."""
+    own = {str(Path(sys.executable).parent), str(Path(sys.prefix) / "bin")}
+    keep = {k: v for k, v in os.environ.items()
+            if not k.startswith(("GITHUB_", "RUNNER_", "LAUNCHER_", "PIP_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    path = os.pathsep.join(p for p in keep.get("PATH", "").split(os.pathsep) if p and p not in own)
+    return {**keep, "PATH": path, "HOME": str(tmp / "home")}

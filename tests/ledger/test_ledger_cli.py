@@ -118,6 +118,27 @@ def test_refresh_rewrites_unfinished_rows_from_the_store(run_cli, project):
     assert code == 0 and report["changed"] == [] and [r["job"] for r in report["rows"]] == ["job4", "job2"]
 
 
+def test_a_refresh_that_cannot_read_a_row_says_so_and_fails(run_cli, project, monkeypatch):
+    # an Azure row whose store the refresh cannot reach (here: the endpoint variable is not set, as in the
+    # scheduled workflow that once passed neither endpoint): an annotation, exit 1, the readable rows refreshed
+    (project / "pyproject.toml").write_text(PYPROJECT + '\n[tool.launcher.targets.azb]\nbackend = "azure-batch"\n'
+                                            'container = "c"\nvm_size = "Standard_D2s_v3"\n')
+    store = LocalStore(project / ".launcher")
+    write_job(store, "job1", {"run1.1": ("completed", 0.5)})
+    ledger = L.upsert(L.upsert(L.Ledger(), row(1)), row(2, target="azb"))
+    L.write_ledger(project / "jobs.md", ledger)
+    monkeypatch.delenv("AZURE_BATCH_ENDPOINT", raising=False)
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, err = run_cli("ledger", "refresh", cwd=project)
+    assert code == 1 and "Traceback" not in err
+    assert any(ln.startswith("::error title=ledger refresh::job2: ") and "AZURE_BATCH_ENDPOINT" in ln
+               for ln in out.splitlines()), out
+    assert "job2:" in err and "1 row(s) could not be refreshed" in err
+    assert "job1: queued -> completed" in out  # the rows it could read are refreshed all the same
+    assert L.read_ledger(project / "jobs.md").get("job1").status == "completed"
+
+
 def test_refresh_push_updates_the_remote_ledger(run_cli, project, remote, make_clone):
     L.push_ledger(project, "jobs.md", [row(1), row(2, status="completed")])
     git("pull", "--quiet", cwd=project)
