@@ -155,6 +155,16 @@ def test_refresh_push_updates_the_remote_ledger(run_cli, project, remote, make_c
         "ledger: refresh statuses of jobs [skip ci]"
 
 
+def test_a_refresh_that_changes_nothing_says_what_it_checked(run_cli, project, remote):
+    L.push_ledger(project, "jobs.md", [row(1, status="running")])
+    git("pull", "--quiet", cwd=project)
+    write_job(LocalStore(project / ".launcher"), "job1", {"run1.1": ("running", None)})
+    code, out, err = run_cli("ledger", "refresh", "--push", cwd=project)
+    assert code == 0, err
+    assert out.splitlines()[-1] == ("1 unfinished row(s) checked, 0 changed; origin/main:jobs.md already up to "
+                                    "date; nothing pushed")  # not "(no rows)" after checking one
+
+
 def test_refresh_of_an_unparseable_ledger_names_the_line_and_changes_nothing(run_cli, project):
     text = L.render(L.upsert(L.Ledger(), row(1))) + "| job1 | duplicate | | | | | | | | | | |\n"
     (project / "jobs.md").write_text(text)
