@@ -15,13 +15,27 @@ import sys
 from launcher import __version__
 from launcher.diagnostics import LauncherError
 
-# Order = order in `launcher --help`.
-COMMANDS = (
-    "validate", "lint", "schema",
-    "run", "smoke",
-    "launch", "jobs", "runs", "status", "logs", "download", "cancel", "pool",
-    "ledger", "changed", "comment",
-)
+# name -> one line for `launcher --help`, in its order. Only the chosen command's module is imported (its
+# argparse setup, and the libraries it needs), so `--help` and every command start fast; a test keeps these lines
+# equal to each module's HELP.
+COMMANDS = {
+    "validate": "check runspecs against the schema and their components' defaults",
+    "lint": 'validate, then apply the pre-flight rules (the launch checklist)',
+    "schema": 'write the runspec JSON schema and the component schemas generated from the component yaml files',
+    "run": 'run a runspec locally (its processing stages, in this folder)',
+    "smoke": 'truncated local run of a runspec (launcher disabled, max_iterations cut), checked',
+    "launch": 'launch a runspec as a job (validate, lint, snapshot the code, submit, record in jobs.md)',
+    "jobs": 'list jobs: job, time, runspec, target, runs done/total, status',
+    "runs": 'list the runs of a job: status, iters, per-stage metrics, hpmax, hparams',
+    "status": "show a job's status: runs done/total, failures, best hpmax, parent runs",
+    "logs": "print a run's console output (--follow: until the run ends)",
+    "download": "download a job's or a run's results: mirrored files, console, metrics, repro_spec",
+    "cancel": 'cancel a job: stop its running runs (marked cancelled) and start no more',
+    "pool": 'list or delete Azure Batch pools (e.g. a pool kept by `hold: true`)',
+    "ledger": 'push rows to the jobs.md ledger, refresh job statuses in it, or show it',
+    "changed": 'list the runspecs a GitHub event changed, as a job matrix',
+    "comment": 'render (and --post) the sticky pull-request comment for a runspec',
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,26 +45,34 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only `chosen` (None: every command) gets its module's full arguments."""
     parser = _Parser(prog="launcher", description="Validate, smoke-run, launch and record rl_nexus runspecs.")
     parser.add_argument("--version", action="version", version=f"launcher {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"launcher.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command still being written
-            if exc.name != f"launcher.commands.{name}":
-                raise
+    for name, help_line in COMMANDS.items():
+        if chosen is not None and name != chosen:
+            sub.add_parser(name, help=help_line, add_help=False)
             continue
-        p = sub.add_parser(name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
+        module = importlib.import_module(f"launcher.commands.{name}")
+        p = sub.add_parser(name, help=help_line, description=getattr(module, "DESCRIPTION", help_line),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.configure(p)
         p.set_defaults(_run=module.run)
     return parser
 
 
+def _chosen_command(argv: list[str]) -> str:
+    """The command named on the command line ('' when none is: `launcher`, `launcher --help`)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else ""
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_chosen_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
