@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -119,7 +118,11 @@ def make_project(root: Path, batch, azurite, *, runspecs=("xt_walk_through.yaml"
     (root / ".gitignore").write_text(".launcher/\n/results/\n", encoding="utf-8")
     (root / "runspecs").mkdir()
     for name in runspecs:
-        shutil.copy(REPO / "runspecs" / name, root / "runspecs" / name)
+        # the examples target `local` (a pull request to this repository launches without an account); here
+        # they launch on this project's Azure target
+        text = (REPO / "runspecs" / name).read_text(encoding="utf-8")
+        (root / "runspecs" / name).write_text(text.replace("compute_target: local", "compute_target: azb-cpu"),
+                                              encoding="utf-8")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "init")
     return AzureProject(root, batch, azurite, container)
