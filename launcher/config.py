@@ -58,17 +58,16 @@ class Config:
 
     @property
     def component_roots(self) -> list[Path]:
-        """The project's own roots, then the built-ins: a project's component overrides a built-in one of the
-        same name (so a project with its own rl_nexus components is checked against its own defaults)."""
-        return [*self.project_component_roots, BUILTIN_COMPONENTS]
+        """The project's own roots, then the built-ins (see with_builtins)."""
+        return with_builtins(self.project_component_roots)
 
     def roots_with(self, extra: list[str] | list[Path]) -> list[Path]:
         """`--component-root` options first (relative to the current folder), then the configured roots."""
         out: list[Path] = []
-        for r in [*(Path(e).resolve() for e in extra), *self.component_roots]:
+        for r in [*(Path(e).resolve() for e in extra), *self.project_component_roots]:
             if r not in out:
                 out.append(r)
-        return out
+        return with_builtins(out)
 
     @property
     def ledger_path(self) -> Path:
@@ -87,6 +86,24 @@ class Config:
                 f"or pick one of: {', '.join(sorted(self.targets))}")
             raise LauncherError(f"compute target '{name}' is not defined in the project's config",
                                 hint=hint) from None
+
+
+def is_rl_nexus_tree(root: Path) -> bool:
+    """A root with its own root/Root_Component.yaml is a whole rl_nexus components/ folder."""
+    return (Path(root) / "root" / "Root_Component.yaml").is_file()
+
+
+def with_builtins(roots: list[Path]) -> list[Path]:
+    """The roots to search: the user's, then the built-ins, unless a user root is a whole rl_nexus tree.
+
+    rl_nexus looks for components only in its own components/ folder (utils/yaml_utils.py get_comp_spec), so a
+    component that tree lacks fails there; the launcher's demo components (processors/RL_Proc,
+    environments/Maze_Env) must never stand in for it. A project with only a few components of its own keeps
+    the built-in root and demo workload behind them."""
+    roots = [Path(r) for r in roots]
+    if any(is_rl_nexus_tree(r) for r in roots if Path(r).resolve() != BUILTIN_COMPONENTS):
+        return roots
+    return [*roots, BUILTIN_COMPONENTS]
 
 
 def find_project(start: Path) -> Path | None:

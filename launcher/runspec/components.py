@@ -82,6 +82,15 @@ class ComponentCatalog:
         self.roots = [Path(r) for r in roots]
         self._cache: dict[str, ComponentDef | None] = {}
 
+    @property
+    def rl_nexus_tree(self) -> bool:
+        """True when the roots are a user's whole rl_nexus components/ tree (no built-ins behind it): there a
+        component that no root has is what rl_nexus fails on (FileNotFoundError in get_comp_spec)."""
+        from launcher.config import BUILTIN_COMPONENTS, is_rl_nexus_tree
+
+        resolved = [r.resolve() for r in self.roots]
+        return BUILTIN_COMPONENTS not in resolved and any(is_rl_nexus_tree(r) for r in self.roots)
+
     def yaml_candidates(self, name: str) -> list[Path]:
         return candidate_files(name, self.roots, ".yaml")
 

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launcher.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
+from launcher.runspec import hp_lines
 from launcher.runspec.components import COMPONENT_RE, ROOT_COMPONENT, CatalogError, ComponentCatalog, display_path
+from launcher.runspec.hp_lines import coerce_like_hp_handler
 from launcher.runspec.load import Document, HyperRef, format_path, plain_scalar
 
 SPECIAL_SECTIONS = ("hyperparameters", "string_replacements", "forward_definitions")
@@ -93,12 +95,18 @@ class _Resolver:
         self.res.overrides = dict(overrides)
         self.chosen: dict[str, Any] = {}
         self.unresolved_seen: set[tuple] = set()
+        self.said: set[tuple] = set()
 
     # -- diagnostics ---------------------------------------------------------------------------------------
     def diag(self, code: str, severity: str, message: str, path: tuple, *, hint: str = "", key: bool = False,
              file: str | None = None, line: int | None = None, col: int | None = None) -> None:
         if line is None:
             line, col = self.doc.pos(path, key=key)
+        # A value inside an anchor is resolved once per alias that uses it, at the anchor's one position.
+        seen = (code, line, col, message)
+        if seen in self.said:
+            return
+        self.said.add(seen)
         self.res.diagnostics.append(Diagnostic(code, severity, message, file or self.doc.file, line, col or 0,
                                                hint=hint, path=format_path(path)))
 
@@ -165,16 +173,21 @@ class _Resolver:
                           hint="use ordered_tuning_values when the values have a natural order")
                 continue
             values = body[kinds[0]]
-            if not isinstance(values, list) or not values or any(isinstance(v, (dict, list)) for v in values):
+            if not isinstance(values, list) or not values or any(isinstance(v, dict) for v in values):
                 self.diag("RS205", ERROR, f"hyperparameter '{name}': {kinds[0]} must be a non-empty list of "
-                          "plain values", p + ("name", kinds[0]), hint="for example [1.0e-4, 2.5e-4, 1.0e-3]")
+                          "values (plain values or lists)", p + ("name", kinds[0]),
+                          hint="for example [1.0e-4, 2.5e-4, 1.0e-3]")
                 continue
             if "tuned_value" not in body:
                 self.diag("RS206", ERROR, f"hyperparameter '{name}' has no tuned_value", p + ("name",), key=True,
                           hint="add 'tuned_value: <v>': the value used by runs that do not search")
                 continue
-            self.res.hyperparameters.append(HyperParameter(name, values, kinds[0].startswith("ordered"),
-                                                           body["tuned_value"], p + ("name",)))
+            # Values as hp_handler reads them: PyYAML keeps `1e1` a string, hp_handler makes it the float 10.0.
+            self.res.hyperparameters.append(HyperParameter(name, coerce_like_hp_handler(values),
+                                                           kinds[0].startswith("ordered"),
+                                                           coerce_like_hp_handler(body["tuned_value"]),
+                                                           p + ("name",)))
+        self._hp_lines()
         names = {hp.name for hp in self.res.hyperparameters}
         if self.hp_assignment:
             for name, value in self.hp_assignment.items():
@@ -185,6 +198,28 @@ class _Resolver:
                     self.chosen[name] = value
         for hp in self.res.hyperparameters:
             self.chosen.setdefault(hp.name, hp.tuned_value)
+
+    def _hp_lines(self) -> None:
+        """rl_nexus parses this section as text before YAML does (hp_handler): its three-line form is a rule."""
+        entries, problems = hp_lines.scan(self.doc.lines)
+        for pr in problems:
+            self.diag("RS208", ERROR, pr.message, (), hint=pr.hint, line=pr.line, col=pr.col)
+        by_name = {hp.name: hp for hp in self.res.hyperparameters}
+        for entry in entries:
+            hp = by_name.get(entry.name)
+            if hp is None:
+                continue
+            parses, value = hp_lines.tuned_value_as_rl_nexus_reads_it(entry.tuned_text)
+            if parses and hp_lines.coerce_like_hp_handler(value) == hp.tuned_value:
+                continue
+            line_text = self.doc.lines[entry.tuned_line - 1]
+            col = line_text.index("tuned_value:") + len("tuned_value:") + 1
+            col += len(line_text[col - 1:]) - len(line_text[col - 1:].lstrip())
+            got = "YAML it cannot parse" if not parses else f"the value {value!r}"
+            self.diag("RS209", ERROR, f"hyperparameter '{entry.name}': rl_nexus reads this tuned_value as "
+                      f"{entry.tuned_text!r} (hp_handler takes the line's second word), which gives {got}",
+                      (), line=entry.tuned_line, col=col,
+                      hint="write the value without spaces, e.g. 'tuned_value: [64,64]'")
 
     def _replacements(self, section: Any) -> None:
         reps: dict[str, Any] = {}
@@ -208,13 +243,16 @@ class _Resolver:
     # -- values --------------------------------------------------------------------------------------------
     def _replace(self, value: str, path: tuple, *, origin: str = "") -> Any:
         out: Any = value
+        applied: list[tuple[str, Any]] = []
         for key, rep in self._rep_items:
             if not isinstance(out, str):
                 break
             if out == key:
                 out = rep
+                applied.append((key, rep))
             elif key in out:
                 out = out.replace(key, str(rep))
+                applied.append((key, rep))
         if isinstance(out, str) and "<" in out:
             for m in PLACEHOLDER_RE.finditer(out):
                 if (path, m.group()) in self.unresolved_seen:
@@ -222,6 +260,14 @@ class _Resolver:
                 self.unresolved_seen.add((path, m.group()))
                 where = f" (from the defaults in {origin})" if origin else ""
                 known = [k for k in self.res.replacements if k.startswith("<")]
+                if m.group() in self.res.replacements:
+                    introduced = [k for k, v in applied if m.group() in str(v)]
+                    by = f" by {introduced[0]}" if introduced else ""
+                    self.diag("RS220", ERROR, f"unresolved placeholder {m.group()} in {out!r}{where}: it is "
+                              f"defined, but before the replacement that brings it in{by}", path,
+                              hint=f"rl_nexus replaces in one ordered pass over string_replacements; move "
+                                   f"'{m.group()}: ...' below {introduced[0] if introduced else 'that replacement'}")
+                    continue
                 self.diag("RS220", ERROR, f"unresolved placeholder {m.group()} in {out!r}{where}", path,
                           hint=(did_you_mean(m.group(), known) or
                                 f"define it under string_replacements, e.g. '{m.group()}: value', "
@@ -259,7 +305,13 @@ class _Resolver:
         if cdef is None:
             if name not in self.res.missing_components:
                 self.res.missing_components[name] = path
-                if self.require:
+                if self.catalog.rl_nexus_tree:
+                    where = f" (a default from {origin})" if origin else ""
+                    self.diag("RS111", ERROR, f"component {name}{where} not found in the project's rl_nexus "
+                              "components: rl_nexus stops here with FileNotFoundError", path + ("component",),
+                              hint=f"looked for {self.catalog.where(name)}; add the component's folder, or fix "
+                                   "its name")
+                elif self.require:
                     self.diag("RS111", ERROR, f"component {name} not found", path + ("component",),
                               hint=f"looked for {self.catalog.where(name)}; add its folder with "
                                    "--component-root or to [tool.launcher] component_roots")

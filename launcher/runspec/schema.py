@@ -76,7 +76,7 @@ def runspec_schema() -> dict:
                 "description": "Placeholders replaced everywhere, e.g. '<environment>: Maze_Env'. An exact "
                                "match keeps the replacement's type; a substring match makes a string.",
                 "propertyNames": {"minLength": 1},
-                "additionalProperties": {"not": {"type": ["object", "array"]}},
+                "additionalProperties": {"not": {"type": "object"}},
             },
             "forward_definitions": {
                 "type": "array",
@@ -135,12 +135,12 @@ def runspec_schema() -> dict:
                                               "description": "Values in their natural order."},
                     "unordered_tuning_values": {"$ref": "#/$defs/tuning_values",
                                                 "description": "Values with no natural order."},
-                    "tuned_value": {"not": {"type": ["object", "array"]},
+                    "tuned_value": {"not": {"type": "object"},
                                     "description": "The value runs use when not searching."},
                 },
             },
             "tuning_values": {"type": "array", "minItems": 1,
-                              "items": {"not": {"type": ["object", "array"]}}},
+                              "items": {"not": {"type": "object"}}},
         },
     }
 
@@ -260,6 +260,11 @@ def _diagnostic(doc: Document, err) -> Diagnostic:
                   f"{err.validator_value}"
         if path and path[-1] == "total_runs" and v == "maximum":
             hint = "split the experiment into several jobs"
+    elif v == "not":
+        forbidden = (err.validator_value or {}).get("type")
+        words = [_TYPES.get(t, t) for t in ([forbidden] if isinstance(forbidden, str) else forbidden or [])]
+        message = f"{name} must not be {' or '.join(words) or 'this'} (it is {_json_type(err.instance)})"
+        hint = "write a plain value or a list"
     elif v == "pattern":
         message = f"{name} {err.instance!r} is not of the form {err.validator_value}"
     else:

@@ -94,7 +94,6 @@ CASES = [
     ("unresolved-in-component-name", edit("component: environments/<environment>", "component: §environments/<env_name>"), "RS220"),
     ("replacements-not-mapping", edit("string_replacements:\n  <environment>: CartPole_Env\n  <experiment_path>: ../results/cartpole\n",
                                       "string_replacements: §[<environment>, CartPole_Env]\n").replace("environments/<environment>", "environments/CartPole_Env"), "RS210"),
-    ("replacement-value-is-list", edit("  <environment>: CartPole_Env\n", "  <environment>: CartPole_Env\n  <sizes>: §[1, 2]\n"), "RS300"),
     # --- hyperparameters --------------------------------------------------------------------------------------
     ("hp-no-anchor", edit("  - name: &lr\n", "  - §name:\n").replace("        lr: *lr\n", ""), "RS202"),
     ("hp-both-value-kinds", edit("      tuned_value: 1.0e-4\n", "      unordered_tuning_values: [1]\n      tuned_value: 1.0e-4\n").replace("  - name: &lr", "  - §name: &lr"), "RS204"),
@@ -109,7 +108,7 @@ CASES = [
     ("runs-per-node-string", edit("runs_per_node: 2", "runs_per_node: §two"), "RS300"),
     ("hp-tuning-unknown", edit("hp_tuning: false", "hp_tuning: §randomm"), "RS300"),
     ("monitor-unknown", edit("  hold: false\n", "  hold: false\n  monitor: §window\n"), "RS300"),
-    ("launcher-component-wrong", edit("component: job_launchers/XT", "component: §job_launchers/XTT").replace("XTT", "XT2"), "RS300"),
+    ("launcher-component-wrong", edit("component: job_launchers/XT", "component: §job_launchers/XTT").replace("XTT", "XT2"), "RS111"),
     ("compute-target-bad-name", edit("compute_target: local", "compute_target: §'azure batch!'"), "RS300"),
     ("stages-not-a-list", BASE.split("processing_stages:")[0] + "processing_stages: §stage1\n", "RS102"),
     ("stage-item-wrong-key", edit("  - processing_stage:\n", "  - §stage:\n"), "RS300"),

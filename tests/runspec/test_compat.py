@@ -12,7 +12,10 @@ from tests.conftest import COMPAT, SHARED, needs_shared
 
 pytestmark = needs_shared
 
-# file -> (code, line, col) of the first error, or None when rl_nexus accepts it
+# file -> (code, line, col) of the first error, or None when rl_nexus accepts it. Settled by running rl_nexus's
+# own loader (hp_handler.preprocess, oyaml, yaml_utils.expand_dict, SpecTree) with these component files: a
+# component whose yaml is missing fails there with FileNotFoundError (get_comp_spec), at the first component
+# expand_dict meets.
 EXPECTED = {
     "cartpole_collect_data.yml": ("RS101", 38, 7),  # Data_Collection.yaml contains no 'model_path' property
     "cartpole_ope.yaml": None,
@@ -21,12 +24,12 @@ EXPECTED = {
     "cartpole_xt.yaml": None,
     "cartpolev2_smooth.yaml": None,
     "cartpolev2_sparse.yaml": None,
-    "datastore_access.yaml": None,
-    "dgd_hp_search.yaml": None,
-    "random_hp_search.yaml": None,
-    "xt_fast_walk_through.yaml": None,
-    "xt_walk_through.yaml": None,
-    "start/spec.yaml": None,
+    "datastore_access.yaml": ("RS111", 21, 18),  # processors/RL_Proc: not in the fork's components
+    "dgd_hp_search.yaml": ("RS111", 48, 18),  # agents/AAC_Agent
+    "random_hp_search.yaml": ("RS111", 48, 18),  # agents/AAC_Agent
+    "xt_fast_walk_through.yaml": ("RS111", 22, 18),  # environments/Maze_Env
+    "xt_walk_through.yaml": ("RS111", 20, 18),  # env_wrappers/Env_Formatter
+    "start/spec.yaml": ("RS111", 9, 1),  # the root's default stage processors/RL_Proc
     "start/xt_config.yaml": ("RS014", 3, 1),  # XT's config, not a runspec: no root component
 }
 
@@ -53,8 +56,14 @@ def test_compat_runspec(name, command, run_cli, tmp_path):
 
 
 def test_compat_dgd_is_valid_but_lint_says_not_run(run_cli, tmp_path):
-    code, out, _ = run_cli("lint", "--format", "json", "--component-root", COMPAT / "components",
-                           COMPAT / "specs" / "dgd_hp_search.yaml", cwd=tmp_path)
+    """dgd_hp_search.yaml's launcher section on a runspec whose components exist (the fork lacks AAC_Agent)."""
+    from tests.conftest import REPO
+
+    text = (REPO / "runspecs" / "random_search.yaml").read_text().replace("hp_tuning: random", "hp_tuning: dgd")
+    assert "hp_tuning: dgd" in text
+    spec = tmp_path / "dgd.yaml"
+    spec.write_text(text)
+    code, out, _ = run_cli("lint", "--format", "json", spec, cwd=tmp_path)
     codes = {d["code"] for d in json.loads(out)["files"][0]["diagnostics"]}
     assert code == 0 and "LR043" in codes
 
@@ -62,10 +71,23 @@ def test_compat_dgd_is_valid_but_lint_says_not_run(run_cli, tmp_path):
 def test_missing_components_are_named_with_where_they_were_looked_for(run_cli, tmp_path):
     code, out, _ = run_cli("validate", "--format", "json", "--component-root", COMPAT / "components",
                            COMPAT / "specs" / "xt_walk_through.yaml", cwd=tmp_path)
-    warnings = [d for d in json.loads(out)["files"][0]["diagnostics"] if d["code"] == "RS110"]
-    assert code == 0
-    assert any("processors/SSL_Train_Proc" in d["message"] and "SSL_Train_Proc.yaml" in d["message"]
-               for d in warnings)
+    errors = [d for d in json.loads(out)["files"][0]["diagnostics"] if d["code"] == "RS111"]
+    assert code == 1
+    assert any("processors/SSL_Train_Proc" in d["message"] and "SSL_Train_Proc.yaml" in d["hint"]
+               and "FileNotFoundError" in d["message"] for d in errors)
+
+
+def test_demo_components_never_stand_in_for_an_rl_nexus_tree(run_cli, tmp_path):
+    """No processing_stages: the fork's root default is processors/RL_Proc, which the fork lacks; the launcher's
+    own demo RL_Proc must not make the runspec valid."""
+    spec = tmp_path / "no_stages.yaml"
+    spec.write_text("component: root/Root_Component\nstring_replacements:\n  <experiment_path>: ../results\n")
+    code, out, _ = run_cli("validate", "--format", "json", "--component-root", COMPAT / "components", spec,
+                           cwd=tmp_path)
+    diags = json.loads(out)["files"][0]["diagnostics"]
+    assert code == 1
+    assert [d["code"] for d in diags if d["severity"] == "error"] == ["RS111"]
+    assert "processors/RL_Proc" in diags[0]["message"] and "Root_Component.yaml" in diags[0]["message"]
 
 
 def test_tutorial_runspec_validates(run_cli, tmp_path):

@@ -12,6 +12,7 @@ def test_github_annotations_and_step_summary(tmp_path, run_cli, monkeypatch):
     monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
     lines = ["component: root/Root_Component", "experiment_path: ../results"]
     lines += [f"bad_key_{i}: 1" for i in range(12)]
+    lines += ["processing_stages: []"]  # the fork has no component for the root's default stage
     (tmp_path / "r.yaml").write_text("\n".join(lines) + "\n")
     code, out, _ = run_cli("validate", "--format", "github", "--component-root", COMPAT / "components", "r.yaml",
                            cwd=tmp_path)

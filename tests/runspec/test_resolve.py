@@ -9,6 +9,8 @@ from launcher.runspec.api import resolve_file
 from tests.conftest import COMPAT, needs_shared
 
 pytestmark = needs_shared
+from launcher.config import BUILTIN_COMPONENTS  # noqa: E402
+
 ROOTS = [COMPAT / "components"]
 
 SPEC = """\
@@ -121,8 +123,13 @@ def test_missing_component_is_an_error_where_it_must_run(tmp_path):
         resolve_file(f, component_roots=ROOTS, seed=1)
     d = exc.value.diagnostics[0]
     assert d.code == "RS111" and (d.line, d.col) == (5, 18) and "Nope.yaml" in d.hint
-    rs = resolve_file(f, component_roots=ROOTS, seed=1, require_components=False)
+    # Roots that are not a whole rl_nexus tree: "not checked" in validate (its code may live elsewhere).
+    rs = resolve_file(f, component_roots=[BUILTIN_COMPONENTS], seed=1, require_components=False)
     assert rs.diagnostics[0].code == "RS110"
+    # A whole rl_nexus tree: rl_nexus fails on it (FileNotFoundError), so validate says so too.
+    with pytest.raises(LauncherError) as exc:
+        resolve_file(f, component_roots=ROOTS, seed=1, require_components=False)
+    assert exc.value.diagnostics[0].code == "RS111" and "FileNotFoundError" in exc.value.diagnostics[0].message
 
 
 def test_placeholder_from_a_default_is_reported_at_the_component(tmp_path):
