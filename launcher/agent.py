@@ -5,10 +5,12 @@
 1. reads jobs/<job>/plan.json and the run's record, marks the run running (node, host, pid, start);
 2. fetches code/<sha256>.zip (cached per work folder) and unpacks it into <work>/<run>/code;
 3. writes launched_job_spec.yaml and, when HPs were chosen, downloaded_hp_config.yaml
-   (`hyperparameter-runset: {name: value}`, the rl_nexus contract) beside it;
-4. runs `python -m launcher run launched_job_spec.yaml --seed N --run-name RUN [--hp-config FILE] [--set K=V…]`
-   (which runs the project's run_command when one is configured) with cwd <work>/<run>/code, so
-   `../results` is <work>/<run>/results;
+   (`hyperparameter-runset: {name: value}`, the rl_nexus contract) into the project's working_dir there;
+4. runs `python -m launcher run launched_job_spec.yaml --seed N --run-name RUN --project CODE [--hp-config FILE]
+   [--set K=V…]` (which runs the project's run_command when one is configured) with cwd CODE/<working_dir>, so
+   `../results` is the results folder beside the working dir, with XT_RUN_NAME, XT_DATA_DIR ($datastore: the
+   agent's own XT_DATA_DIR when the node sets one, else the local target's datastore folder) and
+   LAUNCHER_XT_METRICS (where the drop-in xtlib.run appends what the run logs);
 5. every few seconds mirrors changed files under ../results to runs/<run>/mirrored/, copies console.txt,
    metrics.jsonl and summary.json beside run.json, refreshes the heartbeat and latest metrics, and stops the
    run when jobs/<job>/cancel appears; once more at the end;
@@ -31,10 +33,12 @@ import time
 from pathlib import Path
 
 from launcher.jobs import records as R
+from launcher.layout import XT_METRICS_ENV
 from launcher.package import extract_snapshot
 
 DEFAULT_MIRROR_INTERVAL = 3.0
 HP_FILE = "downloaded_hp_config.yaml"  # rl_nexus's name for a run's HP values
+XT_METRICS_FILE = "xt_metrics.jsonl"  # what the run logged through the drop-in xtlib.run (beside run.json)
 _FETCH_LOCK = threading.Lock()
 # Files copied beside run.json (besides mirrored/), so monitoring finds them even when experiment_path is
 # outside ../results.
@@ -113,9 +117,14 @@ def latest_metrics(metrics_path: Path) -> tuple[dict, int | None]:
     Each metrics.jsonl line is one report: {"stage": 1, "iteration": 5000, "hours": 0.06, "<metric>": value}."""
     out: dict = {}
     iters = None
-    for row in _metric_rows(metrics_path):
+    rows = _metric_rows(metrics_path) if isinstance(metrics_path, Path) else \
+        [r for p in metrics_path for r in _metric_rows(p)]
+    for row in rows:
+        if "metrics" not in row and ("hparams" in row or "tags" in row or "event" in row):
+            continue  # the drop-in xtlib's other records
         stage = row.get("stage", 1)
-        prefix = stage if isinstance(stage, str) and stage.startswith("s") else f"s{stage}"
+        # XT names a staged metric '<stage>-<name>' (s1-rew); one logged without a stage (hpmax) keeps its name
+        prefix = None if stage is None else stage if isinstance(stage, str) else f"s{stage}"
         for key in ("iteration", "iters", "iter", "step"):
             if isinstance(row.get(key), int):
                 iters = row[key]
@@ -126,15 +135,17 @@ def latest_metrics(metrics_path: Path) -> tuple[dict, int | None]:
             out[f"{prefix}-hrs"] = row["hours"]
         for key, value in values.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[f"{prefix}-{key}"] = value
+                out[f"{prefix}-{key}" if prefix else key] = value
     return out, iters
 
 
-def build_argv(plan: dict, child: dict, *, has_hp_file: bool) -> list[str]:
+def build_argv(plan: dict, child: dict, *, has_hp_file: bool, code_dir: Path | None = None) -> list[str]:
     """`launcher run` on the launched runspec. It runs the project's run_command itself when one is configured
     (the snapshot carries the project's pyproject.toml), so both paths get the seed, HPs and overrides."""
     argv = [sys.executable, "-m", "launcher", "run", "launched_job_spec.yaml", "--seed", str(child["seed"]),
             "--run-name", child["name"]]
+    if code_dir is not None:  # the snapshot's own config, never a pyproject.toml found above the work folder
+        argv += ["--project", str(code_dir)]
     if has_hp_file:
         argv += ["--hp-config", HP_FILE]
     for key, value in (plan.get("overrides") or {}).items():
@@ -239,53 +250,68 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
                node=node or rec.get("node"), heartbeat=R.now_iso())
     store.write_json(key, rec)
     workdir = Path(work_root) / run
-    code_dir, results_dir = workdir / "code", workdir / "results"
+    code_dir = workdir / "code"
+    # Runs start in working_dir of the unpacked snapshot (rl_nexus/ of an rl_nexus checkout); XT mirrored
+    # ../results from there (mirror-files: "results/**" beside the working dir).
+    run_dir = code_dir / plan.get("working_dir", ".")
+    results_dir = run_dir.parent / "results"
     console = workdir / "console.txt"
+    xt_metrics = workdir / XT_METRICS_FILE
     proc = None
     cancelled = False
     try:
         if workdir.exists():  # a retried run starts clean
             shutil.rmtree(workdir)
         code_dir.mkdir(parents=True)
-        results_dir.mkdir()
         extract_snapshot(_fetch_code(store, plan["code_key"]), code_dir)
+        if not run_dir.is_dir():
+            raise RuntimeError(f"working_dir {plan.get('working_dir')!r} is not a folder of the code snapshot")
+        results_dir.mkdir(parents=True, exist_ok=True)
         spec_bytes = launched_spec if launched_spec is not None else store.read_bytes(
             R.job_key(job, "launched_job_spec.yaml"))
         if spec_bytes is None:
             raise RuntimeError(f"{job} has no launched_job_spec.yaml in the store")
-        (code_dir / "launched_job_spec.yaml").write_bytes(spec_bytes)
+        (run_dir / "launched_job_spec.yaml").write_bytes(spec_bytes)
         has_hp = bool(child["hparams"]) and bool(plan.get("hp_tuning"))
         if has_hp:
             from launcher.runtime.hpconfig import render_hp_config
 
-            (code_dir / HP_FILE).write_text(render_hp_config(child["hparams"]), encoding="utf-8")
-        argv = build_argv(plan, child, has_hp_file=has_hp)
+            (run_dir / HP_FILE).write_text(render_hp_config(child["hparams"]), encoding="utf-8")
+        argv = build_argv(plan, child, has_hp_file=has_hp, code_dir=code_dir)
         env = dict(os.environ, PYTHONUNBUFFERED="1", LAUNCHER_JOB=job, LAUNCHER_RUN=run,
                    XT_RUN_NAME=run)  # XT_RUN_NAME: an rl_nexus run.py executes instead of launching again
+        env[XT_METRICS_ENV] = str(xt_metrics)  # what the run logs through xtlib.run
+        # $datastore: what the node provides (XT_DATA_DIR in the agent's environment: the Azure node's mount),
+        # else the folder the launch recorded for a local target.
+        data_dir = os.environ.get("XT_DATA_DIR") or plan.get("datastore")
+        if data_dir:
+            env["XT_DATA_DIR"] = data_dir
         with open(console, "wb") as out:
             # Its own session (cancel kills the whole group) and, on Linux, death with its agent: the parent-death
             # signal fires when the thread that forked it ends, and run_child waits for the run in that thread.
-            proc = subprocess.Popen(argv, cwd=code_dir, stdout=out, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(argv, cwd=run_dir, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                                     preexec_fn=die_with_parent_preexec())
         rec.update(pid=proc.pid, command=argv)
         store.write_json(key, rec)
 
-        exp_dir = (code_dir / plan.get("experiment_path", "../results")).resolve()
+        exp_dir = (run_dir / plan.get("experiment_path", "../results")).resolve()
         mirror = _Mirror(store, results_dir, R.run_key(run, "mirrored/"))
         console_mirror = _Mirror(store, workdir, R.run_key(run, ""))
         extras = _Mirror(store, exp_dir, R.run_key(run, ""))
 
         def publish(final: bool) -> None:
             mirror.sync()
-            console_mirror.sync_named(("console.txt",))
+            console_mirror.sync_named(("console.txt", XT_METRICS_FILE))
             extras.sync_named(_RESULT_FILES)
-            metrics, iters = latest_metrics(exp_dir / "metrics.jsonl")
+            metrics, iters = latest_metrics([exp_dir / "metrics.jsonl", xt_metrics])
             rec.update(metrics=metrics, iters=iters, heartbeat=R.now_iso(), console_tail=read_tail(console))
             if final:
                 summary = _read_json(exp_dir / "summary.json") or {}
                 if isinstance(summary.get("hpmax"), (int, float)):
                     rec["hpmax"] = summary["hpmax"]
+                elif isinstance(metrics.get("hpmax"), (int, float)):  # logged through xtlib.run, as under XT
+                    rec["hpmax"] = metrics["hpmax"]
                 elif metrics:  # rl_nexus: hpmax is the first metric of the last stage
                     rec["hpmax"] = _first_metric_of_last_stage(exp_dir / "metrics.jsonl")
             store.write_json(key, rec)

@@ -6,6 +6,10 @@
     ledger = "jobs.md"
     store = ".launcher"               # the local store folder (git-ignored)
     run_command = "python run.py {runspec}"   # optional: the project's own entry point
+    working_dir = "rl_nexus"          # where runs start (run, smoke, launched runs), relative to this file
+    python_path = ["."]               # folders put first on PYTHONPATH, relative to this file (default ["."])
+    xtlib = "auto"                    # the drop-in xtlib.run for runs: "auto" (unless one is installed) or
+                                      # "launcher" (always the drop-in)
     code_extras = []                  # globs added to the code snapshot besides git-tracked files
 
     [tool.launcher.targets.local]     # always exists, even when not written
@@ -31,7 +35,9 @@ from launcher.diagnostics import ERROR, Diagnostic, LauncherError, did_you_mean
 
 BUILTIN_COMPONENTS = Path(__file__).resolve().parent / "components"
 BACKEND_NAMES = ("local", "azure-batch")
-_TOP_KEYS = ("workspace", "component_roots", "ledger", "store", "run_command", "code_extras", "targets")
+_TOP_KEYS = ("workspace", "component_roots", "ledger", "store", "run_command", "working_dir", "python_path", "xtlib",
+             "code_extras", "targets")
+XTLIB_CHOICES = ("auto", "launcher")
 _LOCAL_KEYS = ("backend", "capacity", "description")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
@@ -53,6 +59,9 @@ class Config:
     ledger: str = "jobs.md"
     store: str = ".launcher"
     run_command: list[str] | None = None
+    working_dir: str = "."  # posix, relative to project_dir
+    python_path: list[str] = field(default_factory=lambda: ["."])  # posix, relative to project_dir
+    xtlib: str = "auto"
     code_extras: list[str] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
 
@@ -68,6 +77,18 @@ class Config:
             if r not in out:
                 out.append(r)
         return with_builtins(out)
+
+    @property
+    def layout(self):
+        from launcher.layout import Layout
+
+        return Layout(working_dir=self.working_dir, python_path=tuple(self.python_path),
+                      run_command=tuple(self.run_command) if self.run_command else None, xtlib=self.xtlib)
+
+    @property
+    def run_dir(self) -> Path:
+        """Where runs of this project start (working_dir)."""
+        return self.layout.run_dir(self.project_dir)
 
     @property
     def ledger_path(self) -> Path:
@@ -196,6 +217,32 @@ def load_config(start: Path | str | None = None, *, project: Path | str | None =
                 bad(("run_command",), "run_command must contain {runspec} where the runspec path goes",
                     'for example run_command = "python run.py {runspec}"')
             cfg.run_command = run_command
+    wd = table.get("working_dir", ".")
+    if not _inside_project(wd):
+        bad(("working_dir",), f"working_dir must be a folder inside the project, not {wd!r}",
+            'for example working_dir = "rl_nexus" (relative to pyproject.toml)')
+    elif not (project_dir / wd).is_dir():
+        bad(("working_dir",), f"working_dir '{wd}' is not a folder",
+            "create it or fix the path (relative to pyproject.toml)")
+    else:
+        cfg.working_dir = Path(wd).as_posix()
+    pp = table.get("python_path", ["."])
+    if not isinstance(pp, list) or not all(isinstance(p, str) for p in pp):
+        bad(("python_path",), "python_path must be a list of folders",
+            'for example python_path = ["."] (relative to pyproject.toml)')
+    else:
+        outside = [p for p in pp if not _inside_project(p)]
+        if outside:
+            bad(("python_path",), f"python_path entries must be folders inside the project, not {outside[0]!r}",
+                'paths are relative to pyproject.toml; the project root is "."')
+        else:
+            cfg.python_path = [Path(p).as_posix() for p in pp]
+    xtlib = table.get("xtlib", "auto")
+    if xtlib not in XTLIB_CHOICES:
+        bad(("xtlib",), f"xtlib must be one of {', '.join(XTLIB_CHOICES)}, not {xtlib!r}",
+            did_you_mean(str(xtlib), XTLIB_CHOICES) or 'for example xtlib = "auto"')
+    else:
+        cfg.xtlib = xtlib
     extras = table.get("code_extras", [])
     if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
         bad(("code_extras",), "code_extras must be a list of glob patterns")
@@ -229,6 +276,13 @@ def load_config(start: Path | str | None = None, *, project: Path | str | None =
     if diags:
         raise _config_error(diags)
     return _with_local(cfg)
+
+
+def _inside_project(value) -> bool:
+    """A relative path that stays inside the project folder ('.' is the project itself)."""
+    if not isinstance(value, str) or not value or os.path.isabs(value):
+        return False
+    return not os.path.normpath(value).startswith("..")
 
 
 def _with_local(cfg: Config) -> Config:

@@ -23,6 +23,7 @@ from typing import Callable
 
 from launcher.diagnostics import Diagnostic, LauncherError
 from launcher.jobs import records as R
+from launcher.layout import local_datastore
 
 # Launch outcomes
 LAUNCHED, EXISTS, INVALID, DISABLED = "launched", "exists", "invalid", "disabled"
@@ -219,7 +220,8 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     result.target, result.backend, result.workspace = tgt.name, tgt.backend, config.workspace
     refuse_local_with_token(tgt)
     snapshot = build_snapshot(config.project_dir, extras=config.code_extras, allow_dirty=allow_dirty,
-                              exclude=snapshot_excludes(config))
+                              exclude=snapshot_excludes(config), run_outputs=run_output_paths(config))
+    check_run_command_script(config, snapshot)
     dirty = list(snapshot.dirty_files)
     result.code_files, result.commit, result.dirty = snapshot.file_count, snapshot.commit, bool(dirty)
     result.code_key = snapshot.key
@@ -258,9 +260,15 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     plan = build_plan(job=result.job, workspace=config.workspace, target=tgt.name, backend=tgt.backend,
                       settings=settings, parents=result.parents, hyperparameters=resolved.hyperparameters,
                       experiment_path=str(experiment_path), runspec=shown, overrides=overrides,
-                      code_key=snapshot.key, run_command=config.run_command)
+                      code_key=snapshot.key, run_command=config.run_command, working_dir=config.working_dir,
+                      datastore=str(local_datastore(config.project_dir, config.layout)) if tgt.backend == "local"
+                      else None)
     result.runs = [c.name for c in plan.children]
     result.notes = list(plan.notes)
+    if snapshot.untracked:
+        shown = ", ".join(snapshot.untracked[:10]) + (f" and {len(snapshot.untracked) - 10} more"
+                                                      if len(snapshot.untracked) > 10 else "")
+        result.notes.append(f"warning: untracked files not packed (git add them to ship them): {shown}")
     job_record = {
         "job": result.job, "status": R.SUBMITTING, "created": R.now_iso(), "runspec": shown,
         "description": resolved.description, "target": tgt.name, "backend": tgt.backend,
@@ -306,6 +314,19 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     return result
 
 
+def check_run_command_script(config, snapshot) -> None:
+    """Refuse, before anything is allocated, a launch whose run command starts a script the snapshot lacks
+    (every run of the job would fail with "can't open file"): untracked, or beside another working_dir."""
+    script = config.layout.script_in_snapshot()
+    if script is None or script in snapshot.files:
+        return
+    near = [f for f in snapshot.files if f.rsplit("/", 1)[-1] == script.rsplit("/", 1)[-1]]
+    hint = (f"the snapshot has {near[0]}: set working_dir so that the run command finds it"
+            if near else f"commit {script} (git add), or fix run_command / working_dir in [tool.launcher]")
+    raise LauncherError(f"run_command starts {config.layout.script()} in working_dir '{config.working_dir}', but "
+                        f"the code snapshot has no {script}: every run would fail", hint=hint)
+
+
 #: Set to 1 to allow a local-backend launch in a GitHub Actions job that can mint an OIDC token.
 ALLOW_LOCAL_WITH_TOKEN_ENV = "LAUNCHER_ALLOW_LOCAL_WITH_TOKEN"
 
@@ -325,6 +346,16 @@ def refuse_local_with_token(tgt, env=None) -> None:
         "(ACTIONS_ID_TOKEN_REQUEST_URL is set): the runspec's code would run here, next to that token",
         hint="launch local targets from a job without `id-token: write` (the workflow's launch-local job), or, "
              f"if this machine holds nothing to protect, set {ALLOW_LOCAL_WITH_TOKEN_ENV}=1")
+
+
+def run_output_paths(config) -> list[str]:
+    """The files rl_nexus and XT write into the working dir of a local run (package.RUN_OUTPUT_NAMES), as
+    project-relative paths: untracked, they never make the tree dirty."""
+    import posixpath
+
+    from launcher.package import RUN_OUTPUT_NAMES
+
+    return [posixpath.normpath(posixpath.join(config.working_dir, n)) for n in RUN_OUTPUT_NAMES]
 
 
 def snapshot_excludes(config) -> list[str]:

@@ -44,6 +44,17 @@ _PRIVATE_KEY_RE = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----\r?\n[
 
 #: Untracked paths that never make a tree dirty: the launcher's own store folder.
 IGNORED_UNTRACKED = (".launcher/",)
+#: What rl_nexus and XT write into the working dir of every local run: never code, never dirty when untracked.
+#: rl_nexus's Root_Component writes repro_spec.yaml and console.txt there; hp_handler reads
+#: downloaded_hp_config.yaml and writes uploaded_hp_config.yaml; Root_Component.launch_job copies the runspec to
+#: launched_job_spec.yaml (components/root/Root_Component.py, utils/hp_handler.py of the public fork).
+RUN_OUTPUT_NAMES = ("repro_spec.yaml", "console.txt", "downloaded_hp_config.yaml", "uploaded_hp_config.yaml",
+                    "launched_job_spec.yaml")
+#: Untracked files with these endings look like code or runspecs that the user forgot to `git add`: a launch
+#: without them would run other code than the user tested, so they still refuse.
+CODE_SUFFIXES = (".py", ".pyx", ".pyi", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".sh", ".c", ".cc", ".cpp", ".h",
+                 ".hpp", ".cu", ".ipynb")
+CODE_NAMES = ("requirements*.txt", "Makefile", "Dockerfile")
 
 
 @dataclass
@@ -56,6 +67,7 @@ class Snapshot:
     dirty: bool
     dirty_files: list[str]
     files: list[str] = field(repr=False, default_factory=list)
+    untracked: list[str] = field(default_factory=list)  # untracked files that are neither code nor packed
     skipped: list[str] = field(default_factory=list)  # tracked entries that are not files (submodules, deleted)
 
     @property
@@ -105,15 +117,23 @@ def is_excluded(rel_path: str, exclude: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(rel_path, pat) for pat in exclude)
 
 
-def _dirty_files(project_dir: Path, exclude: tuple[str, ...] = ()) -> list[str]:
-    """Changed tracked files and untracked, non-ignored files under project_dir (as `git status` shows them),
-    minus the excluded paths."""
+def looks_like_code(rel_path: str) -> bool:
+    p = PurePosixPath(rel_path)
+    return p.suffix.lower() in CODE_SUFFIXES or any(fnmatch.fnmatchcase(p.name, pat) for pat in CODE_NAMES)
+
+
+def _dirty_files(project_dir: Path, exclude: tuple[str, ...] = (),
+                 run_outputs: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """(dirty, untracked): changed tracked files and untracked files that look like code or runspecs, as
+    `git status` shows them under project_dir; and the other untracked files (shown in a warning, not packed).
+    Excluded paths and untracked run outputs (project-relative paths) are neither."""
     out = gitutil.git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."],
                       project_dir, text=False).stdout
     # Porcelain paths are relative to the repository root; report them relative to project_dir.
     prefix = gitutil.git_out(["rev-parse", "--show-prefix"], project_dir)
     records = out.split(b"\0")
     files: list[str] = []
+    other: list[str] = []
     i = 0
     while i < len(records):
         rec = records[i]
@@ -129,8 +149,13 @@ def _dirty_files(project_dir: Path, exclude: tuple[str, ...] = ()) -> list[str]:
             continue
         if is_excluded(path, exclude):
             continue
+        if xy == "??" and path in run_outputs:
+            continue
+        if xy == "??" and not looks_like_code(path):
+            other.append(path)
+            continue
         files.append(path)
-    return sorted(set(files))
+    return sorted(set(files)), sorted(set(other))
 
 
 def _expand_extras(project_dir: Path, patterns: list[str]) -> list[str]:
@@ -155,7 +180,8 @@ def _zip_info(name: str, executable: bool) -> zipfile.ZipInfo:
 
 
 def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ...] = (),
-                   allow_dirty: bool = False, exclude: list[str] | tuple[str, ...] = ()) -> Snapshot:
+                   allow_dirty: bool = False, exclude: list[str] | tuple[str, ...] = (),
+                   run_outputs: list[str] | tuple[str, ...] = ()) -> Snapshot:
     """Pack the tracked files of project_dir (content from the working tree) and the extras globs.
 
     `exclude`: globs of project-relative paths that are neither packed nor counted as changes, e.g. the
@@ -165,10 +191,10 @@ def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ..
     exclude = tuple(exclude)
     gitutil.repo_root(project_dir)  # a clear error outside a repository
     entries = {p: m for p, m in _tracked_entries(project_dir).items() if not is_excluded(p, exclude)}
-    dirty = _dirty_files(project_dir, exclude)
+    dirty, untracked = _dirty_files(project_dir, exclude, tuple(run_outputs))
     if dirty and not allow_dirty:
         shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
-        raise LauncherError(f"the working tree has uncommitted changes: {shown}",
+        raise LauncherError(f"the working tree has uncommitted changes (or untracked code or runspecs): {shown}",
                             hint="commit (or git-ignore) them so the job runs code that a commit names, "
                                  "or pass --allow-dirty to launch anyway (the job records the dirty files)")
 
@@ -218,7 +244,8 @@ def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ..
     data = buf.getvalue()
     return Snapshot(zip_bytes=data, sha256=hashlib.sha256(data).hexdigest(), file_count=len(contents),
                     byte_count=sum(len(v) for v in contents.values()), commit=gitutil.head_commit(project_dir),
-                    dirty=bool(dirty), dirty_files=dirty, files=sorted(contents), skipped=sorted(skipped))
+                    dirty=bool(dirty), dirty_files=dirty, files=sorted(contents), skipped=sorted(skipped),
+                    untracked=[p for p in untracked if p not in contents])
 
 
 def upload_snapshot(store, snapshot: Snapshot) -> tuple[str, int]:

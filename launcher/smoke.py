@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.diagnostics import LauncherError
+from launcher.layout import XT_METRICS_ENV, Layout, local_datastore
 
 DEFAULT_ITERATIONS = 1000
 DEFAULT_TIMEOUT = 120.0
@@ -200,7 +201,9 @@ def _repro_diff(original: dict, repro: dict, source_text: str) -> list[str]:
 def smoke(runspec: str | Path, *, component_roots: list[Path], project_dir: Path | None = None,
           extra_roots: list[str] | None = None, overrides: dict[str, str] | None = None,
           iterations: int = DEFAULT_ITERATIONS, timeout: float = DEFAULT_TIMEOUT, out_dir: str | Path | None = None,
-          verbose: bool = False, seed: int | None = None) -> SmokeReport:
+          verbose: bool = False, seed: int | None = None, config=None) -> SmokeReport:
+    """`config`: the project's config; with it (in a git repository) the smoke runs the code snapshot that
+    `launch` would upload, from working_dir, as a launched run does."""
     import shutil
     import tempfile
 
@@ -228,27 +231,41 @@ def smoke(runspec: str | Path, *, component_roots: list[Path], project_dir: Path
     data = copy.deepcopy(rs.data)
     report.truncated = truncate(data, iterations, rs.component_files)
     experiment_path = str(data.get("experiment_path") or "")
+    layout = config.layout if config is not None else Layout()
 
     tmp = Path(tempfile.mkdtemp(prefix="launcher-smoke-"))
     try:
-        # Nest the working folder so that experiment_path's leading '..' parts stay inside the temp folder.
-        depth = max(1, _leading_parents(experiment_path))
-        cwd = tmp.joinpath(*(["w"] * depth))
-        cwd.mkdir(parents=True)
+        try:
+            code_root, cwd, from_snapshot = _prepare_code(tmp, config, layout, experiment_path)
+        except LauncherError as exc:
+            report.failing_stage = "snapshot"
+            report.error = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+            report.checks.append(Check("code snapshot", False, exc.message))
+            return report
         copy_path = tmp / "spec" / Path(runspec).name
         copy_path.parent.mkdir()
         copy_path.write_text(f"# launcher smoke: truncated copy of {Path(runspec).name} (seed {seed})\n"
                              + dump_yaml(data), encoding="utf-8")
         argv = [sys.executable, "-m", "launcher", "run", str(copy_path), "--seed", str(seed)]
-        if project_dir is not None:
+        if from_snapshot:
+            argv += ["--project", str(code_root)]
+        elif config is not None and config.file is not None:
+            roots = [str(r) for r in config.project_component_roots]
+            argv += [a for r in roots for a in ("--component-root", r)]
+        elif project_dir is not None:
             argv += ["--project", str(project_dir)]
         for r in extra_roots or []:
             argv += ["--component-root", str(Path(r).resolve())]
         if verbose:
             argv.append("--verbose")
-        stdout, stderr = _run_child(argv, cwd, timeout, report)
+        xt_metrics = tmp / "xt_metrics.jsonl"
+        env = {XT_METRICS_ENV: str(xt_metrics)}
+        if config is not None and not os.environ.get("XT_DATA_DIR"):
+            env["XT_DATA_DIR"] = str(local_datastore(config.project_dir, layout))
+        stdout, stderr = _run_child(argv, cwd, timeout, report, env)
         exp_dir = (cwd / experiment_path) if experiment_path else cwd
-        _evaluate(report, rs, data, exp_dir, stdout, stderr, verbose)
+        _evaluate(report, rs, data, exp_dir, stdout, stderr, verbose, xt_metrics=xt_metrics,
+                  external=bool(config is not None and config.run_command))
         if out_dir is not None:
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)
@@ -257,6 +274,34 @@ def smoke(runspec: str | Path, *, component_roots: list[Path], project_dir: Path
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report
+
+
+def _prepare_code(tmp: Path, config, layout: Layout, experiment_path: str) -> tuple[Path, Path, bool]:
+    """(code root, working folder, whether it is the snapshot). The code root is nested so that
+    experiment_path's leading '..' parts, counted from working_dir, stay inside the temp folder."""
+    from launcher import gitutil
+
+    wd_depth = 0 if layout.working_dir in (".", "") else len(Path(layout.working_dir).parts)
+    code_root = tmp.joinpath(*(["w"] * max(1, _leading_parents(experiment_path) - wd_depth)))
+    cwd = layout.run_dir(code_root)
+    in_git = config is not None and config.file is not None and gitutil.is_repo(config.project_dir)
+    if in_git:
+        from launcher.launch import run_output_paths, snapshot_excludes
+        from launcher.package import build_snapshot, extract_snapshot
+
+        snapshot = build_snapshot(config.project_dir, extras=config.code_extras, allow_dirty=True,
+                                  exclude=snapshot_excludes(config), run_outputs=run_output_paths(config))
+        code_root.mkdir(parents=True)
+        extract_snapshot(snapshot.zip_bytes, code_root)
+        if not cwd.is_dir():
+            raise LauncherError(f"working_dir '{layout.working_dir}' is not in the code snapshot",
+                                hint="commit its files (git add), or fix working_dir in [tool.launcher]")
+        return code_root, cwd, True
+    if config is not None and config.run_command:
+        raise LauncherError(f"{config.project_dir} is not a git repository: smoke runs the code snapshot that "
+                            "launch would upload, and there is none", hint="git init, add and commit the project")
+    cwd.mkdir(parents=True)
+    return code_root, cwd, False
 
 
 def _leading_parents(path: str) -> int:
@@ -268,11 +313,12 @@ def _leading_parents(path: str) -> int:
     return n
 
 
-def _run_child(argv: list[str], cwd: Path, timeout: float, report: SmokeReport) -> tuple[str, str]:
+def _run_child(argv: list[str], cwd: Path, timeout: float, report: SmokeReport,
+               extra_env: dict[str, str] | None = None) -> tuple[str, str]:
     import signal
     import subprocess
 
-    env = dict(os.environ)
+    env = dict(os.environ, **(extra_env or {}))
     env.pop("XT_RUN_NAME", None)  # a smoke run is never an HP-search child
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_PARENT), *filter(None, [env.get("PYTHONPATH")])])
     env["PYTHONUNBUFFERED"] = "1"
@@ -294,7 +340,8 @@ def _run_child(argv: list[str], cwd: Path, timeout: float, report: SmokeReport) 
     return stdout or "", stderr or ""
 
 
-def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, stderr: str, verbose: bool) -> None:
+def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, stderr: str, verbose: bool, *,
+              xt_metrics: Path | None = None, external: bool = False) -> None:
     import json
 
     import yaml
@@ -312,6 +359,8 @@ def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, s
     stage_specs = [(item.get("processing_stage") or {}) if isinstance(item, dict) else {}
                    for item in data.get("processing_stages") or []]
     n = len(stage_specs)
+    if not summary and xt_metrics is not None:  # a project's own run.py: what it logged through xtlib.run
+        report.hpmax = _logged_hpmax(xt_metrics)
     if summary:
         report.hpmax = summary.get("hpmax")
         for s in summary.get("stages", []):
@@ -348,7 +397,13 @@ def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, s
             repro = yaml.safe_load(repro_text)
         except yaml.YAMLError as exc:
             report.checks.append(Check("repro_spec.yaml matches the runspec", False, f"not valid YAML: {exc}"))
-    if isinstance(repro, dict):
+    if isinstance(repro, dict) and external:
+        # rl_nexus's own Root_Component writes only the settings its components read: no comparison with the
+        # launcher's resolution, only what the checklist asks (it exists, without a launcher section).
+        report.checks.append(Check("repro_spec.yaml matches the runspec", "job_launcher" not in repro,
+                                   "it has a job_launcher section" if "job_launcher" in repro
+                                   else "written by the project's run command, without a launcher section"))
+    elif isinstance(repro, dict):
         expected = repro_spec(data, data.get("random_seed"))
         unexpected = diff_values(expected, repro)
         if "job_launcher" in repro:
@@ -368,6 +423,12 @@ def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, s
     report.ok = all(c.ok for c in report.checks)
     if report.ok:
         return
+    # What the run printed on stderr besides the launcher's own error (python's "can't open file ...", the
+    # last lines of a traceback) belongs with the console lines: the reason must show without --verbose.
+    extra = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("launcher: ")
+             and not (ln.startswith("  ") and _error_lines(stderr) and ln.strip() in _error_lines(stderr))]
+    if extra:
+        report.console_tail = (lines + extra)[-TAIL_LINES:]
     # -- what failed, for the reader
     failing = [i for i, state in progress.items() if state != "completed"]
     if failing:
@@ -382,6 +443,22 @@ def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, s
             (f"{c.name}: {c.detail}" for c in report.checks if not c.ok), "failed")
     if verbose:
         report.traceback = err.get("traceback") or stderr or None
+
+
+def _logged_hpmax(path: Path):
+    """The last hpmax a run logged through the drop-in xtlib.run (rl_nexus: nexus_logger.finish_run)."""
+    import json
+
+    value = None
+    for line in (_read(path) or "").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        metrics = row.get("metrics") if isinstance(row, dict) else None
+        if isinstance(metrics, dict) and isinstance(metrics.get("hpmax"), (int, float)):
+            value = metrics["hpmax"]
+    return value
 
 
 def _stage_progress(lines: list[str], specs: list[dict]) -> dict[int, str]:

@@ -7,11 +7,12 @@ import sys
 
 from launcher.commands._options import add_component_roots, add_format, add_project, add_set
 
-HELP = "run a runspec locally (its processing stages, in this folder)"
+HELP = "run a runspec locally (its processing stages, in the project's working_dir)"
 DESCRIPTION = """\
 Run a runspec on this machine: the root component executes the enabled processing stages in order and
 writes console.txt, repro_spec.yaml, a copy of the runspec, metrics.jsonl and summary.json into
-experiment_path (relative to the current folder, as in rl_nexus). The job_launcher section is ignored:
+experiment_path (relative to the project's working_dir, where runs start, as in rl_nexus). The runspec path
+is relative to the current folder. The job_launcher section is ignored:
 launching a job is `launcher launch`.
 
 Exit codes: 0 all stages completed, 1 invalid runspec or a stage failed, 2 usage error."""
@@ -37,21 +38,22 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from launcher.commands._options import load_project_config, parse_overrides
+    from launcher.diagnostics import LauncherError
     from launcher.runtime.hpconfig import find_hp_config, read_hp_config
 
     overrides = parse_overrides(args.overrides)
     config = load_project_config(args)
-    hp_file = find_hp_config(args.hp_config)
+    # Paths on the command line are relative to where the user stands; the run starts in working_dir.
+    runspec = Path(args.runspec).resolve()
+    if not runspec.is_file():
+        raise LauncherError(f"runspec not found: {args.runspec}")
+    hp_file = find_hp_config(args.hp_config, cwd=config.run_dir)
     hp_assignment = read_hp_config(hp_file) if hp_file else None
 
     if config.run_command:
         from launcher.runtime.external import run_external
 
-        if not Path(args.runspec).is_file():
-            from launcher.diagnostics import LauncherError
-
-            raise LauncherError(f"runspec not found: {args.runspec}")
-        return run_external(config.run_command, args.runspec, overrides=overrides,
+        return run_external(config.layout, config.project_dir, runspec, overrides=overrides,
                             run_name=args.run_name or os.environ.get("XT_RUN_NAME") or "local",
                             hparams=hp_assignment, data_dir=os.environ.get("XT_DATA_DIR"))
 
@@ -59,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
     from launcher.runspec.api import resolve_file
 
     roots = config.roots_with(args.component_roots)
-    rs = resolve_file(args.runspec, component_roots=roots, overrides=overrides, hp_assignment=hp_assignment,
-                      seed=args.seed, require_components=True)
+    rs = resolve_file(runspec, component_roots=roots, overrides=overrides, hp_assignment=hp_assignment,
+                      seed=args.seed, require_components=True, display=args.runspec)
+    if not config.run_dir.is_dir():
+        raise LauncherError(f"working_dir {config.working_dir!r} is not a folder of {config.project_dir}")
+    os.chdir(config.run_dir)  # experiment_path is relative to where runs start, as in rl_nexus
     as_json = args.format == "json"
     if rs.job_launcher.get("enabled"):
         sys.stderr.write("note: job_launcher is enabled; `launcher run` runs locally (launching is `launcher launch`)\n")

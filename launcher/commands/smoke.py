@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return smoke(args.runspec, component_roots=config.roots_with(args.component_roots),
                      project_dir=config.project_dir if config.file else None, extra_roots=args.component_roots,
                      overrides=parse_overrides(args.overrides), iterations=args.iterations, timeout=args.timeout,
-                     out_dir=args.out, verbose=args.verbose, seed=args.seed)
+                     out_dir=args.out, verbose=args.verbose, seed=args.seed, config=config)
 
     if sys.stderr.isatty():  # a spinner for people; nothing for CI logs and pipes
         from rich.console import Console

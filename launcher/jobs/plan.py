@@ -48,6 +48,8 @@ class JobPlan:
     overrides: dict = field(default_factory=dict)
     code_key: str = ""  # code/<sha256>.zip
     run_command: list[str] | None = None
+    working_dir: str = "."  # where runs start, relative to the snapshot's root
+    datastore: str | None = None  # $datastore (XT_DATA_DIR) for a local target; Azure nodes provide their own
     notes: list[str] = field(default_factory=list)  # e.g. "grid of 12 points cycled over 20 runs"
 
     def to_dict(self) -> dict:
@@ -147,7 +149,8 @@ def assign_hparams(hyperparameters, hp_tuning, seeds: list[int]) -> tuple[list[d
 
 def build_plan(*, job: str, workspace: str, target: str, backend: str, settings: dict, parents: list[str],
                hyperparameters=(), experiment_path: str = "../results", runspec: str = "",
-               overrides: dict | None = None, code_key: str = "", run_command: list[str] | None = None) -> JobPlan:
+               overrides: dict | None = None, code_key: str = "", run_command: list[str] | None = None,
+               working_dir: str = ".", datastore: str | None = None) -> JobPlan:
     """Spread settings['total_runs'] children round-robin over the parents (one per compute node)."""
     total, nodes = settings["total_runs"], settings["compute_nodes"]
     if len(parents) != nodes:
@@ -166,4 +169,5 @@ def build_plan(*, job: str, workspace: str, target: str, backend: str, settings:
                    hp_tuning=settings["hp_tuning"], total_runs=total, compute_nodes=nodes,
                    runs_per_node=settings["runs_per_node"], parents=list(parents), children=children,
                    experiment_path=experiment_path, runspec=runspec, overrides=dict(overrides or {}),
-                   code_key=code_key, run_command=run_command, notes=notes)
+                   code_key=code_key, run_command=run_command, working_dir=working_dir, datastore=datastore,
+                   notes=notes)

@@ -1,7 +1,11 @@
 """rl_nexus's per-run hyperparameter file: `downloaded_hp_config.yaml` holding `hyperparameter-runset:`.
 
-An HP-search child run gets its chosen values this way (research notes A.8, C.11); we read it with
-`--hp-config FILE`, or from ./downloaded_hp_config.yaml when XT_RUN_NAME is set, as rl_nexus does.
+An HP-search child run gets its chosen values this way (research notes A.8, C.11). rl_nexus reads it in
+hp_handler.read_hp_config_file: `yaml.load(open('downloaded_hp_config.yaml'))['hyperparameter-runset']`, one
+`name: value` per hyperparameter (the count must match the runspec's section), then writes each value back into
+the runspec's text with `yaml_value_from_python` (so a value must print as YAML that reads back the same: lists
+in flow style, floats as YAML floats). We read it with `--hp-config FILE`, or from ./downloaded_hp_config.yaml
+when XT_RUN_NAME is set, as rl_nexus does.
 """
 
 from __future__ import annotations
@@ -34,9 +38,17 @@ def read_hp_config(path: str | Path) -> dict[str, Any]:
 
 
 def render_hp_config(values: dict[str, Any]) -> str:
+    """`hyperparameter-runset:` then one `  name: value` line per hyperparameter, values in YAML flow style."""
     import yaml
 
-    return yaml.safe_dump({RUNSET_KEY: dict(values)}, sort_keys=False, default_flow_style=False)
+    lines = [f"{RUNSET_KEY}:"]
+    for name, value in values.items():
+        text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
+        if text.endswith("\n..."):  # a plain scalar document's end marker
+            text = text[:-4].strip()
+        text = text.removesuffix("...").strip()
+        lines.append(f"  {name}: {text}")
+    return "\n".join(lines) + "\n"
 
 
 def find_hp_config(explicit: str | None, cwd: Path | None = None) -> Path | None:

@@ -292,13 +292,13 @@ def test_disabled_invalid_unsupported_and_unknown_target_launch_nothing(project)
 
 def test_a_dirty_tree_is_refused_unless_allowed(project):
     project.write("runspecs/ok.yaml", tiny_runspec())
-    (project.root / "notes.txt").write_text("scratch\n")
+    (project.root / "helper.py").write_text("x = 1\n")  # untracked code: the runs would lack it
     refused = project.cli("launch", "runspecs/ok.yaml", "--detach")
-    assert refused.returncode == 1 and "uncommitted changes: notes.txt" in refused.stderr
+    assert refused.returncode == 1 and "(or untracked code or runspecs): helper.py" in refused.stderr
     allowed = json.loads(project.cli("launch", "runspecs/ok.yaml", "--detach", "--allow-dirty", "--format", "json",
                                      check=True).stdout)
     assert allowed["dirty"] is True
-    assert project.read(f"jobs/{allowed['job']}/job.json")["dirty_files"] == ["notes.txt"]
+    assert project.read(f"jobs/{allowed['job']}/job.json")["dirty_files"] == ["helper.py"]
     project.wait(allowed["job"])
 
 

@@ -68,13 +68,14 @@ def test_staged_new_files_are_included_and_make_the_tree_dirty(make_repo, git):
     repo = make_repo(FILES)
     (repo / "new_module.py").write_text("x = 1\n")
     git("add", "new_module.py", cwd=repo)
-    (repo / "untracked.txt").write_text("not packed\n")
-    with pytest.raises(LauncherError, match="uncommitted changes: new_module.py, untracked.txt") as info:
+    (repo / "untracked.py").write_text("not packed\n")
+    with pytest.raises(LauncherError, match=r"uncommitted changes \(or untracked code or runspecs\): "
+                                            "new_module.py, untracked.py") as info:
         build_snapshot(repo)
     assert "--allow-dirty" in info.value.hint
     snap = build_snapshot(repo, allow_dirty=True)
-    assert "new_module.py" in names(snap) and "untracked.txt" not in names(snap)
-    assert snap.dirty and snap.dirty_files == ["new_module.py", "untracked.txt"]
+    assert "new_module.py" in names(snap) and "untracked.py" not in names(snap)
+    assert snap.dirty and snap.dirty_files == ["new_module.py", "untracked.py"]
 
 
 def test_dirty_tree_uses_working_tree_content_and_skips_deleted_files(make_repo, git):
@@ -199,9 +200,41 @@ def test_excluded_paths_are_neither_packed_nor_dirty(make_repo):
     # Without the exclusion both files count (what launch.py used to filter out by hand).
     with pytest.raises(LauncherError) as err:
         build_snapshot(repo)
-    assert "docs/.tmp-jobs.md.k2j4h1.tmp" in err.value.message and "docs/jobs.md" in err.value.message
+    assert "docs/jobs.md" in err.value.message  # the untracked .tmp file is only named in a warning
+    assert build_snapshot(repo, allow_dirty=True).untracked == ["docs/.tmp-jobs.md.k2j4h1.tmp"]
     # Only the named paths: another change still makes the tree dirty, and exclusion also filters extras.
     (repo / "README.md").write_text("# changed\n")
     assert build_snapshot(repo, exclude=ledger, allow_dirty=True).dirty_files == ["README.md"]
     extra = build_snapshot(repo, exclude=ledger, extras=["docs/*.md"], allow_dirty=True)
     assert "docs/jobs.md" not in extra.files
+
+
+RL_NEXUS_FILES = {**FILES, "rl_nexus/run.py": "print('run')\n", "rl_nexus/specs/x.yaml": "component: root/Root_Component\n"}
+
+
+def test_rl_nexus_run_outputs_never_make_the_tree_dirty(make_repo):
+    """A local `python run.py spec.yaml` leaves these in rl_nexus/ (Root_Component, hp_handler): never dirty."""
+    repo = make_repo(RL_NEXUS_FILES)
+    outputs = [f"rl_nexus/{n}" for n in ("repro_spec.yaml", "console.txt", "downloaded_hp_config.yaml",
+                                          "uploaded_hp_config.yaml", "launched_job_spec.yaml")]
+    for rel in outputs:
+        (repo / rel).write_text("written by a run\n")
+    snap = build_snapshot(repo, run_outputs=outputs)  # allow_dirty=False: raises if dirty
+    assert not snap.dirty and snap.untracked == [] and not set(outputs) & set(names(snap))
+    with pytest.raises(LauncherError, match="rl_nexus/repro_spec.yaml"):
+        build_snapshot(repo)  # the same files anywhere else would be a runspec the user forgot to add
+
+
+def test_other_untracked_files_warn_and_untracked_code_or_runspecs_refuse(make_repo):
+    repo = make_repo(RL_NEXUS_FILES)
+    (repo / "rl_nexus" / "notes.md").write_text("scratch\n")
+    (repo / "rl_nexus" / "plot.png").write_bytes(b"\x89PNG")
+    snap = build_snapshot(repo)
+    assert not snap.dirty and snap.untracked == ["rl_nexus/notes.md", "rl_nexus/plot.png"]
+    assert "rl_nexus/notes.md" not in names(snap)
+    for forgotten in ("rl_nexus/specs/new.yaml", "rl_nexus/components/x/X/X.py", "requirements-gpu.txt"):
+        (repo / forgotten).parent.mkdir(parents=True, exist_ok=True)
+        (repo / forgotten).write_text("x: 1\n")
+        with pytest.raises(LauncherError, match=forgotten.replace(".", r"\.")):
+            build_snapshot(repo)
+        (repo / forgotten).unlink()
