@@ -217,8 +217,12 @@ def smoke(runspec: str | Path, *, component_roots: list[Path], project_dir: Path
         seed = random.SystemRandom().randrange(2**31)
     report.seed = seed
     try:
+        # $datastore as the run will see it: the node's XT_DATA_DIR, else ../datastore beside working_dir
+        # (the copy runs elsewhere, so the folder is named absolutely).
+        datastore = os.environ.get("XT_DATA_DIR") or (
+            str(local_datastore(config.project_dir, config.layout)) if config is not None else None)
         rs = resolve_file(runspec, component_roots=component_roots, overrides=overrides or {}, seed=seed,
-                          require_components=True)
+                          require_components=True, datastore=datastore)
     except LauncherError as exc:
         from launcher.report.text import render_diagnostic
 
@@ -439,8 +443,10 @@ def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, s
         report.error = f"timed out after {report.timeout:g} s" + (
             f" in stage {report.failing_stage}" if report.failing_stage else "")
     else:
-        report.error = _error_lines(stderr) or err.get("message") or next(
-            (f"{c.name}: {c.detail}" for c in report.checks if not c.ok), "failed")
+        last_err = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
+        report.error = _error_lines(stderr) or err.get("message") or (
+            f"the run exited with code {report.exit_code}: {last_err}" if report.exit_code and last_err else "") \
+            or next((f"{c.name}: {c.detail}" for c in report.checks if not c.ok), "failed")
     if verbose:
         report.traceback = err.get("traceback") or stderr or None
 

@@ -159,13 +159,14 @@ class ResolvedSpec:
 
 def resolve_file(path: str | Path, *, component_roots: list[Path], overrides: dict[str, Any] | None = None,
                  hp_assignment: dict[str, Any] | None = None, seed: int | None = None,
-                 require_components: bool = True, display: str | None = None) -> ResolvedSpec:
+                 require_components: bool = True, display: str | None = None,
+                 datastore: str | None = None) -> ResolvedSpec:
     """Load, resolve and schema-check one runspec; LauncherError (with diagnostics) when it has errors."""
     doc = read_document(path, display=display)
     typed = {k: parse_override_value(v) if isinstance(v, str) else v for k, v in (overrides or {}).items()}
     catalog = ComponentCatalog(component_roots)
     res = resolve(doc, catalog, overrides=typed, hp_assignment=hp_assignment, seed=seed,
-                  require_components=require_components)
+                  require_components=require_components, datastore=datastore)
     diags = _with_schema_check(doc, res)
     errors = sorted((d for d in diags if d.severity == ERROR), key=Diagnostic.sort_key)
     if errors:

@@ -79,12 +79,15 @@ def datastore_path() -> str:
 
 def resolve(doc: Document, catalog: ComponentCatalog, *, overrides: dict[str, Any] | None = None,
             hp_assignment: dict[str, Any] | None = None, seed: int | None = None,
-            require_components: bool = False) -> Resolution:
-    return _Resolver(doc, catalog, overrides or {}, hp_assignment, seed, require_components).run()
+            require_components: bool = False, datastore: str | None = None) -> Resolution:
+    """`datastore`: the folder $datastore names when the caller knows it better than this process's
+    environment (a smoke run's copy runs elsewhere than ../datastore)."""
+    return _Resolver(doc, catalog, overrides or {}, hp_assignment, seed, require_components, datastore).run()
 
 
 class _Resolver:
-    def __init__(self, doc, catalog, overrides, hp_assignment, seed, require_components) -> None:
+    def __init__(self, doc, catalog, overrides, hp_assignment, seed, require_components, datastore=None) -> None:
+        self.datastore = datastore
         self.doc = doc
         self.catalog = catalog
         self.require = require_components
@@ -234,7 +237,7 @@ class _Resolver:
                                   ("string_replacements", k), key=True)
                         continue
                     reps[k] = self.chosen.get(v.name) if isinstance(v, HyperRef) else v
-        reps["$datastore"] = datastore_path()
+        reps["$datastore"] = self.datastore.rstrip("/") if self.datastore else datastore_path()
         for k, v in self.res.overrides.items():
             reps[k] = v
         self.res.replacements = reps
