@@ -70,3 +70,30 @@ def test_cli_reports_bad_config_without_traceback(tmp_path, run_cli):
     code, out, err = run_cli("validate", "a.yaml", cwd=tmp_path)
     assert code == 1 and "Traceback" not in err
     assert "pyproject.toml:5:1: CF002 error: unknown setting 'workspce'" in err
+
+
+def test_the_layout_settings(tmp_path):
+    (tmp_path / "rl_nexus" / "components" / "root").mkdir(parents=True)
+    (tmp_path / "rl_nexus" / "components" / "root" / "Root_Component.yaml").write_text("component: root/Root_Component\n")
+    cfg = load_config(write(tmp_path, '[tool.launcher]\nworking_dir = "rl_nexus"\npython_path = [".", "lib"]\n'
+                                      'component_roots = ["rl_nexus/components"]\nxtlib = "launcher"\n'))
+    assert cfg.working_dir == "rl_nexus" and cfg.python_path == [".", "lib"] and cfg.xtlib == "launcher"
+    assert cfg.run_dir == tmp_path / "rl_nexus"
+    # a whole rl_nexus component tree: the built-in demo components are not searched behind it
+    assert cfg.component_roots == [tmp_path / "rl_nexus" / "components"]
+    defaults = load_config(write(tmp_path, ""))
+    assert defaults.working_dir == "." and defaults.python_path == ["."] and defaults.xtlib == "auto"
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('working_dir = "../elsewhere"', "working_dir must be a folder inside the project"),
+    ('working_dir = "nope"', "working_dir 'nope' is not a folder"),
+    ('python_path = "."', "python_path must be a list of folders"),
+    ('python_path = ["/abs"]', "python_path entries must be folders inside the project"),
+    ('xtlib = "xt"', "xtlib must be one of auto, launcher"),
+])
+def test_bad_layout_settings_name_their_line(tmp_path, body, needle):
+    with pytest.raises(LauncherError) as exc:
+        load_config(write(tmp_path, f'[tool.launcher]\nworkspace = "ws1"\n{body}\n'))
+    d = exc.value.diagnostics[0]
+    assert needle in d.message and d.line == 6 and d.code == "CF002"
