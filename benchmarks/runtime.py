@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launcher.runtime.component import Settings  # noqa: E402
 from launcher.runtime.console import Console  # noqa: E402
-from launcher.runtime.executor import RunContext, RunInput  # noqa: E402
+from launcher.runtime.executor import LocalRun, RunInput  # noqa: E402
 from launcher.runtime.loader import ComponentLoader  # noqa: E402
 from launcher.runtime.metrics import Reporter  # noqa: E402
 
@@ -28,7 +28,7 @@ REPEATS = 7
 
 
 def make_proc(out: Path):
-    run = RunContext(RunInput(data={}), ComponentLoader([BUILTINS]), Console(io.StringIO()), out, run_seed=1)
+    run = LocalRun(RunInput(data={}), ComponentLoader([BUILTINS]), Console(io.StringIO()), out, run_seed=1)
     run.console.open_file(out / "console.txt")
     run.open_outputs(log_to_tensorboard=False)
     run.reporter = Reporter(run, 1, "processors/RL_Proc")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from launcher.diagnostics import LauncherError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
-    from launcher.runtime.executor import RunContext
+    from launcher.runtime.context import RunContext
     from launcher.runtime.metrics import Reporter
 
 

@@ -71,8 +71,8 @@ def dump_yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
 
 
-class RunContext:
-    """The per-run state components reach through their API properties."""
+class LocalRun:
+    """The per-run state components reach through their API properties (the RunContext of context.py)."""
 
     def __init__(self, inp: RunInput, loader: ComponentLoader, console: Console, output_dir: Path,
                  run_seed: int) -> None:
@@ -269,7 +269,7 @@ def execute(inp: RunInput, *, roots: list[Path], stream: TextIO | None) -> RunSu
     console = Console(stream)
     console.open_file(output_dir / "console.txt")
     loader = ComponentLoader(roots, inp.component_files)
-    run = RunContext(inp, loader, console, output_dir, run_seed)
+    run = LocalRun(inp, loader, console, output_dir, run_seed)
     try:
         _write_inputs(inp, output_dir, run_seed)
         if not experiment_path.replace("\\", "/").startswith(MIRRORED_PREFIX):

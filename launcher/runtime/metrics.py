@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from launcher.runtime.executor import RunContext
+    from launcher.runtime.context import RunContext
 
 AGGREGATES = ("mean", "max", "min")
 

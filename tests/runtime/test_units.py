@@ -9,7 +9,7 @@ from pathlib import Path
 from rt_helpers import REPO, TEST_COMPONENTS
 
 from launcher.runtime.console import Console
-from launcher.runtime.executor import RunContext, RunInput
+from launcher.runtime.executor import LocalRun, RunInput
 from launcher.runtime.loader import ComponentLoader, ComponentNotFound
 from launcher.runtime.metrics import Metric, Reporter
 from launcher.smoke import diff_values, smoke_scalable, truncate
@@ -17,8 +17,8 @@ from launcher.smoke import diff_values, smoke_scalable, truncate
 BUILTINS = REPO / "launcher" / "components"
 
 
-def _context(tmp_path: Path, stream) -> RunContext:
-    return RunContext(RunInput(data={}), ComponentLoader([BUILTINS]), Console(stream), tmp_path, run_seed=1)
+def _context(tmp_path: Path, stream) -> LocalRun:
+    return LocalRun(RunInput(data={}), ComponentLoader([BUILTINS]), Console(stream), tmp_path, run_seed=1)
 
 
 def test_report_line_has_rl_nexus_format(tmp_path):
@@ -95,7 +95,7 @@ def test_loader_names_the_places_it_looked(tmp_path):
     assert loader.load("processors/RL_Proc").__name__ == "RL_Proc"
 
 
-def _maze(size: int, run: RunContext):
+def _maze(size: int, run: LocalRun):
     from launcher.runtime.component import Settings
 
     cls = run.loader.load("environments/Maze_Env")
@@ -133,3 +133,23 @@ def test_q_learning_learns_the_maze(tmp_path):
     last = run.reporter.last_values()
     assert last["win"] == 1.0 and last["rew"] > 0.05
     assert (tmp_path / "m.json").is_file()
+
+
+def test_the_runtime_package_has_no_import_circle():
+    """executor -> component, metrics, loader -> context: every import of launcher.runtime modules, including
+    those for annotations only, goes one way."""
+    import ast
+
+    runtime = Path(__file__).resolve().parents[2] / "launcher" / "runtime"
+    graph = {}
+    for path in runtime.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("launcher.runtime."):
+                deps.add(node.module.rsplit(".", 1)[1])
+        graph[path.stem] = deps
+
+    def reaches(start, goal, seen=()):
+        return any(d == goal or (d not in seen and reaches(d, goal, (*seen, d))) for d in graph.get(start, ()))
+
+    assert [m for m in graph if reaches(m, m)] == []
