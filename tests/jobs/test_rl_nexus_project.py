@@ -96,3 +96,24 @@ def test_untracked_code_still_refuses_but_other_untracked_files_only_warn(nexus)
     (nexus.root / "rl_nexus" / "specs" / "forgotten.yaml").unlink()
     ok = cli(nexus, "launch", "specs/x.yaml", "--target", "local", "--detach", check=True)
     assert "untracked files not packed" in ok.stdout + ok.stderr and "rl_nexus/notes.md" in ok.stdout + ok.stderr
+
+
+def test_data_upload_and_list_fill_the_local_datastore_that_runs_read(nexus):
+    shutil.rmtree(nexus.root / "datastore")
+    src = nexus.root.parent / "my-data"
+    (src / "sub").mkdir(parents=True)
+    (src / "offset.txt").write_text("1.5\n")
+    (src / "sub" / "table.csv").write_text("a,b\n")
+    (src / ".env").write_text("SECRET=1\n")  # never uploaded
+    up = json.loads(cli(nexus, "data", "upload", src, "--to", ".", "--format", "json", check=True).stdout)
+    assert up["files"] == 2 and up["skipped"] == [".env"] and up["dest"] == ""
+    assert (nexus.root / "datastore" / "offset.txt").read_text() == "1.5\n"  # ../datastore from rl_nexus/
+    listed = json.loads(cli(nexus, "data", "list", "--format", "json", check=True).stdout)["files"]
+    assert [f["path"] for f in listed] == ["offset.txt", "sub/table.csv"] and listed[0]["bytes"] == 4
+    assert "2 files in the datastore of local" in cli(nexus, "data", "list", check=True).stdout
+    bad = cli(nexus, "data", "upload", src, "--to", "../outside")
+    assert bad.returncode == 1 and "must be a relative folder inside the datastore" in bad.stderr
+    missing = cli(nexus, "data", "upload", nexus.root / "nope")
+    assert missing.returncode == 1 and "is not a folder" in missing.stderr
+    report = json.loads(cli(nexus, "smoke", "specs/x.yaml", "--format", "json", check=True).stdout)
+    assert report["hpmax"] == pytest.approx(2 + 1.5)  # the smoke run read the uploaded file
