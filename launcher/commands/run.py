@@ -45,14 +45,14 @@ def run(args: argparse.Namespace) -> int:
     config = load_project_config(args)
     # Paths on the command line are relative to where the user stands; the run starts in working_dir.
     runspec = Path(args.runspec).resolve()
-    if not runspec.is_file():
-        raise LauncherError(f"runspec not found: {args.runspec}")
     hp_file = find_hp_config(args.hp_config, cwd=config.run_dir)
     hp_assignment = read_hp_config(hp_file) if hp_file else None
 
     if config.run_command:
         from launcher.runtime.external import run_external
 
+        if not runspec.is_file():
+            raise LauncherError(f"runspec not found: {args.runspec}")
         return run_external(config.layout, config.project_dir, runspec, overrides=overrides,
                             run_name=args.run_name or os.environ.get("XT_RUN_NAME") or "local",
                             hparams=hp_assignment, data_dir=os.environ.get("XT_DATA_DIR"))
