@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if not config.run_dir.is_dir():
         raise LauncherError(f"working_dir {config.working_dir!r} is not a folder of {config.project_dir}")
     os.chdir(config.run_dir)  # experiment_path is relative to where runs start, as in rl_nexus
+    # Components import through python_path, as a project's own run.py does (PYTHONPATH there).
+    sys.path[:0] = [p for p in config.layout.python_path_dirs(config.project_dir) if p not in sys.path]
     as_json = args.format == "json"
     if rs.job_launcher.get("enabled"):
         sys.stderr.write("note: job_launcher is enabled; `launcher run` runs locally (launching is `launcher launch`)\n")

@@ -209,3 +209,28 @@ def test_run_command_runs_the_projects_entry_point(launcher_proc, tmp_path):
     assert seen["argv"] == ["spec.yaml", "--environment", "Maze_Env"]  # rl_nexus's override form, no shell
     assert seen["run"] == "run9.1" and seen["data"] == "/data/x"
     assert yaml.safe_load(seen["hp"]) == {"hyperparameter-runset": {"lr": 0.5}}
+
+
+def test_built_in_runs_start_in_working_dir_and_import_through_python_path(tmp_path, launcher_proc):
+    """The same layout without a run_command: the executor runs from working_dir, and a component imports a
+    project module through python_path (the repository root), as rl_nexus code does."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "helper.py").write_text("VALUE = 0.5\n")
+    comp = tmp_path / "work" / "components" / "processors" / "Import_Proc"
+    comp.mkdir(parents=True)
+    (comp / "Import_Proc.yaml").write_text("component: processors/Import_Proc\nenabled: 1\nmax_iterations: 10\n"
+                                          "iters_per_report: 5\n")
+    (comp / "Import_Proc.py").write_text(
+        "from launcher.runtime import Component, Metric\nfrom pkg.helper import VALUE\n\n\n"
+        "class Import_Proc(Component):\n    def execute(self):\n"
+        "        self.reporter.define(Metric('v', 'value'))\n"
+        "        for it in (5, 10):\n            self.reporter.report(it, {'v': VALUE})\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.launcher]\nworking_dir = "work"\npython_path = ["."]\n'
+                                             'component_roots = ["work/components"]\n')
+    spec = tmp_path / "work" / "s.yaml"
+    spec.write_text("component: root/Root_Component\nexperiment_path: ../results/imp\nprocessing_stages:\n"
+                    "  - processing_stage:\n      component: processors/Import_Proc\n")
+    proc = launcher_proc("run", "s.yaml", cwd=tmp_path / "work")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "results" / "imp" / "summary.json").is_file()  # ../results from working_dir
