@@ -22,7 +22,7 @@ COMMANDS = {
     "validate": "check runspecs against the schema and their components' defaults",
     "lint": 'validate, then apply the pre-flight rules (the launch checklist)',
     "schema": 'write the runspec JSON schema and the component schemas generated from the component yaml files',
-    "run":  "run a runspec locally (its processing stages, in the project's working_dir)",
+    "run": "run a runspec locally (its processing stages, in the project's working_dir)",
     "smoke": 'truncated local run of a runspec (launcher disabled, max_iterations cut), checked',
     "launch": 'launch a runspec as a job (validate, lint, snapshot the code, submit, record in jobs.md)',
     "jobs": 'list jobs: job, time, runspec, target, runs done/total, status',
