@@ -12,13 +12,14 @@ import importlib
 import os
 import sys
 
-from launcher import __version__
+from launcher import version_line
 from launcher.diagnostics import LauncherError
 
 # name -> one line for `launcher --help`, in its order. Only the chosen command's module is imported (its
 # argparse setup, and the libraries it needs), so `--help` and every command start fast; a test keeps these lines
 # equal to each module's HELP.
 COMMANDS = {
+    "init": "adopt the launcher in this repository: config, workflow caller, .gitignore",
     "validate": "check runspecs against the schema and their components' defaults",
     "lint": 'validate, then apply the pre-flight rules (the launch checklist)',
     "schema": 'write the runspec JSON schema and the component schemas generated from the component yaml files',
@@ -49,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     """The parser; only `chosen` (None: every command) gets its module's full arguments."""
     parser = _Parser(prog="launcher", description="Validate, smoke-run, launch and record rl_nexus runspecs.")
-    parser.add_argument("--version", action="version", version=f"launcher {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_line in COMMANDS.items():
         if chosen is not None and name != chosen:

@@ -31,7 +31,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from launcher.diagnostics import ERROR, Diagnostic, LauncherError, did_you_mean
+from launcher.diagnostics import ERROR, WARNING, Diagnostic, LauncherError, did_you_mean
 
 BUILTIN_COMPONENTS = Path(__file__).resolve().parent / "components"
 BACKEND_NAMES = ("local", "azure-batch")
@@ -64,6 +64,7 @@ class Config:
     xtlib: str = "auto"
     code_extras: list[str] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)  # deprecated settings, printed by load_config
 
     @property
     def component_roots(self) -> list[Path]:
@@ -136,8 +137,10 @@ def find_project(start: Path) -> Path | None:
     return None
 
 
-def load_config(start: Path | str | None = None, *, project: Path | str | None = None) -> Config:
-    """Load and validate the config; LauncherError with file:line diagnostics when it is wrong."""
+def load_config(start: Path | str | None = None, *, project: Path | str | None = None,
+                warn: bool = True) -> Config:
+    """Load and validate the config; LauncherError with file:line diagnostics when it is wrong. Warnings (deprecated
+    settings) are printed to stderr unless warn is False; they are in Config.warnings either way."""
     if project is not None:
         project_dir = Path(project).resolve()
         if not project_dir.is_dir():
@@ -173,6 +176,9 @@ def load_config(start: Path | str | None = None, *, project: Path | str | None =
     if not isinstance(table, dict):
         bad((), "[tool.launcher] must be a table")
         raise _config_error(diags)
+    from launcher.adopt.changes import DEPRECATED
+
+    table = _renamed(table, DEPRECATED, lines, display, cfg.warnings)
     for key in table:
         if key not in _TOP_KEYS:
             bad((key,), f"unknown setting '{key}' in [tool.launcher]",
@@ -275,6 +281,13 @@ def load_config(start: Path | str | None = None, *, project: Path | str | None =
         cfg.targets[name] = Target(name, backend, dict(settings), lines.find(("targets", name)))
     if diags:
         raise _config_error(diags)
+    if cfg.warnings and warn:
+        import sys
+
+        from launcher.report.text import render_diagnostic
+
+        for d in cfg.warnings:
+            sys.stderr.write(render_diagnostic(d))
     return _with_local(cfg)
 
 
@@ -283,6 +296,25 @@ def _inside_project(value) -> bool:
     if not isinstance(value, str) or not value or os.path.isabs(value):
         return False
     return not os.path.normpath(value).startswith("..")
+
+
+def _renamed(table: dict, deprecated: dict[str, tuple[str, str]], lines: "_KeyLines", display: str,
+             warnings: list[Diagnostic]) -> dict:
+    """The table with deprecated keys read as their replacements (for one release), each with a warning
+    naming the replacement; when both are set, the replacement wins and the warning says so."""
+    out = dict(table)
+    for old, (new, since) in deprecated.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        line = lines.find((old,))
+        both = new in out
+        warnings.append(Diagnostic(
+            "CF003", WARNING, f"'{old}' is deprecated since {since}: it is now '{new}'"
+            + (f" (both are set: '{new}' is used)" if both else ""), display, line, 1 if line else 0,
+            hint=f"rename it to {new}; `{old}` is read for one more release", path=f"tool.launcher.{old}"))
+        out.setdefault(new, value)
+    return out
 
 
 def _with_local(cfg: Config) -> Config:

@@ -231,7 +231,8 @@ def build_wheelhouse(dest: Path) -> Path:
 
     - every package of requirements/launcher.txt, the very files its hashes name (`pip download --require-hashes`:
       downloaded once, then answered from pip's cache);
-    - setuptools, the build backend, for installs from a source checkout (`pip install ./trusted`);
+    - the build backend (setuptools, setuptools-scm and what they need, as requirements/release.txt locks them),
+      for installs from a source checkout with build isolation (`pip install ./trusted`);
     - this checkout's launcher, built from its tracked files as a wheel (what a release would publish).
     Returns the path of the launcher wheel."""
     import shutil
@@ -248,8 +249,9 @@ def build_wheelhouse(dest: Path) -> Path:
 
     run("download", "--quiet", "--require-hashes", "--only-binary=:all:", "-r",
         str(REPO_ROOT / "requirements" / "launcher.txt"), "-d", str(dest))
-    setuptools = re.search(r"^setuptools==(\S+)", (REPO_ROOT / "requirements" / "dev.txt").read_text(), re.M)
-    run("download", "--quiet", "--only-binary=:all:", f"setuptools=={setuptools.group(1)}", "-d", str(dest))
+    backend = dest.parent / "build-backend.txt"
+    backend.write_text(build_backend_lock(), encoding="utf-8")
+    run("download", "--quiet", "--require-hashes", "--only-binary=:all:", "-r", str(backend), "-d", str(dest))
     src = dest.parent / "launcher-src"
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
     for rel in filter(None, files.decode().split("\0")):
@@ -259,6 +261,31 @@ def build_wheelhouse(dest: Path) -> Path:
     run("wheel", "--quiet", "--no-deps", "--no-build-isolation", str(src), "-w", str(dest), cwd=src)
     (wheel,) = dest.glob("runspec_launcher-*.whl")
     return wheel
+
+
+def build_backend_lock() -> str:
+    """The entries of requirements/release.txt that pyproject.toml's [build-system] requires needs: those packages
+    and, following the lock's `# via` comments, everything they pull in (not the release tools build and twine)."""
+    from launcher import tomlcompat
+
+    build_requires = tomlcompat.loads((REPO_ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    text = (REPO_ROOT / "requirements" / "release.txt").read_text(encoding="utf-8")
+    entries = [e for e in re.split(r"\n(?=\S)", re.sub(r"^#.*\n", "", text, flags=re.M)) if e.strip()]
+
+    def name(s: str) -> str:
+        return re.sub(r"[-_.]+", "-", re.match(r"\s*([A-Za-z0-9_.-]+)", s).group(1)).lower()
+
+    via = {}
+    for e in entries:
+        parents = re.findall(r"#\s+(?:via\s+)?([A-Za-z0-9_.-]+)", e.split("# via", 1)[1]) if "# via" in e else []
+        via.setdefault(name(e), set()).update(name(p) for p in parents)
+    wanted = {name(r) for r in build_requires}
+    while True:
+        more = {n for n, parents in via.items() if parents & wanted} - wanted
+        if not more:
+            break
+        wanted |= more
+    return "".join(e.split("    # via")[0].rstrip() + "\n" for e in entries if name(e) in wanted)
 
 
 def launcher_source_files() -> list[tuple[str, bytes]]:
