@@ -84,6 +84,24 @@ def test_both_locks_agree_where_they_overlap():
     assert not differ and {n for n, _ in runtime} <= {n for n, _ in dev}
 
 
+@pytest.mark.parametrize("python", SUPPORTED)
+def test_the_release_lock_pins_the_build_backend_and_the_release_tools(python):
+    # release.yml installs requirements/release.txt and builds with --no-isolation against it: it must hold
+    # every package of [build-system] requires, within range, hashed, and agree with dev.txt where both pin
+    pins = _pins("release.txt")
+    assert all(hashes >= 1 for _, _, _, hashes in pins)
+    env = _env(python)
+    chosen = {_canonical(n): v for n, v, m, _ in pins if m is None or m.evaluate(env)}
+    for line in [*PYPROJECT["build-system"]["requires"], "build", "twine"]:
+        req = Requirement(line)
+        assert _canonical(req.name) in chosen, f"release.txt has no {req.name}: re-lock it (see release.in)"
+        assert req.specifier.contains(chosen[_canonical(req.name)], prereleases=True)
+    dev = {(_canonical(n), str(m)): v for n, v, m, _ in _pins("dev.txt")}
+    differ = {(n, str(m)): (v, dev[(_canonical(n), str(m))]) for n, v, m, _ in pins
+              if (_canonical(n), str(m)) in dev and dev[(_canonical(n), str(m))] != v}
+    assert not differ, differ
+
+
 def test_tomli_backs_tomllib_below_python_3_11():
     (tomli,) = [Requirement(d) for d in PYPROJECT["project"]["dependencies"] if d.startswith("tomli")]
     assert tomli.marker.evaluate(_env("3.10")) and not tomli.marker.evaluate(_env("3.11"))

@@ -18,6 +18,7 @@ GITHUB = REPO / ".github"
 WORKFLOWS = GITHUB / "workflows"
 BIN = Path(sys.executable).parent
 REUSABLE = "runspecs-reusable.yml"
+RELEASE = "release.yml"
 SHA_PIN = re.compile(r"^\s*(?:-\s+)?uses:\s*([^@\s]+)@([0-9a-f]{40})\s+#\s*v\d+(\.\d+)*\s*$")
 
 
@@ -45,7 +46,7 @@ def shell_lines(script: str) -> list[str]:
 
 def test_the_expected_files_exist():
     names = set(all_workflows())
-    assert {"runspecs.yml", REUSABLE, "ci.yml", "ledger.yml"} <= names
+    assert {"runspecs.yml", REUSABLE, "ci.yml", "ledger.yml", RELEASE} <= names
     assert (GITHUB / "dependabot.yml").is_file()
 
 
@@ -76,8 +77,10 @@ def id_token_jobs() -> set[tuple[str, str]]:
 
 def test_id_token_write_only_where_intended():
     # runspecs.yml's job only calls the reusable workflow (a caller must grant what its callee asks for);
-    # ledger.yml's refresh runs default-branch code only, on a schedule, with a reader-only credential.
-    assert id_token_jobs() == {("runspecs.yml", "runspecs"), (REUSABLE, "launch"), ("ledger.yml", "refresh")}
+    # ledger.yml's refresh runs default-branch code only, on a schedule, with a reader-only credential;
+    # release.yml's publish job runs no script, only the pinned attestation and trusted-publishing actions.
+    assert id_token_jobs() == {("runspecs.yml", "runspecs"), (REUSABLE, "launch"), ("ledger.yml", "refresh"),
+                               (RELEASE, "publish")}
     caller = load("runspecs.yml")["jobs"]["runspecs"]
     assert caller["uses"] == f"./.github/workflows/{REUSABLE}" and "steps" not in caller
     refresh = load("ledger.yml")
@@ -257,6 +260,8 @@ def install_steps() -> list[tuple[str, str, dict]]:
     """(workflow, job, step) of every step of every workflow that installs the launcher."""
     found = []
     for name, wf in all_workflows().items():
+        if name == RELEASE:  # it installs the release tools, never the launcher (see test_release_*)
+            continue
         for job_name, job in (wf.get("jobs") or {}).items():
             for step in steps_of(job):
                 if "pip install" in step.get("run", ""):
@@ -268,7 +273,8 @@ def test_every_job_installs_the_launcher_with_its_azure_sdk_by_one_identical_ste
     # one definition, so the trusted install and the package pin cannot drift apart (a launch job once installed
     # the launcher without its Azure SDK and every Azure launch died on `import azure`)
     steps = install_steps()
-    jobs_with_launcher = {(wf, j) for wf, w in all_workflows().items() for j, job in (w.get("jobs") or {}).items()
+    jobs_with_launcher = {(wf, j) for wf, w in all_workflows().items() if wf != RELEASE
+                          for j, job in (w.get("jobs") or {}).items()
                           if any(ln.startswith("launcher ") for s in steps_of(job) for ln in shell_lines(s.get("run", "")))}
     assert {(wf, j) for wf, j, _ in steps} == jobs_with_launcher
     assert all(step["name"] == INSTALL_STEP for _, _, step in steps)
@@ -308,6 +314,43 @@ def test_ci_runs_make_test_and_dependabot_watches_actions():
     dep = yaml.safe_load((GITHUB / "dependabot.yml").read_text())
     eco = {u["package-ecosystem"]: u for u in dep["updates"]}
     assert "github-actions" in eco and eco["github-actions"]["cooldown"]["default-days"] >= 7
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the release workflow
+
+def test_release_runs_on_version_tags_only():
+    on = triggers(load(RELEASE))
+    assert on == {"push": {"tags": ["v*.*.*"]}}
+
+
+def test_release_builds_without_a_token_with_hash_locked_tools():
+    build = load(RELEASE)["jobs"]["build"]
+    assert build["permissions"] == {"contents": "read"} and "environment" not in build
+    checkout = next(s for s in steps_of(build) if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # the tag, for the version
+    runs = {s["name"]: s["run"] for s in steps_of(build) if "run" in s}
+    assert "--require-hashes" in runs["install the release tools"]
+    assert "-r requirements/release.txt" in runs["install the release tools"]
+    # the backend that builds is the locked one: no isolated build fetching setuptools from the index
+    assert runs["build"].split() == ["python", "-m", "build", "--no-isolation", "--sdist", "--wheel",
+                                     "--outdir", "dist/"]
+    assert "twine check --strict dist/*" in runs["check"]
+    assert "GITHUB_REF_NAME" in runs["check"]  # the version must be the tag's
+
+
+def test_release_publishes_through_trusted_publishing_from_a_gated_environment():
+    publish = load(RELEASE)["jobs"]["publish"]
+    assert publish["needs"] == "build" and publish["environment"] == "release"
+    assert publish["permissions"] == {"id-token": "write", "attestations": "write", "contents": "read"}
+    steps = steps_of(publish)
+    assert not [s for s in steps if "run" in s], "the token job runs no script of its own"
+    assert [s["uses"].split("@")[0] for s in steps] == [
+        "actions/download-artifact", "actions/attest-build-provenance", "pypa/gh-action-pypi-publish"]
+    assert steps[1]["with"]["subject-path"] == "dist/*"
+    # no stored upload token: trusted publishing mints one from the OIDC token
+    assert "with" not in steps[2] or not {"password", "user"} & set(steps[2]["with"])
+    assert "secrets." not in (WORKFLOWS / RELEASE).read_text()
 
 
 # ---------------------------------------------------------------------------------------------------------
