@@ -113,7 +113,7 @@ def build_plan(root: Path, *, ref: str | None = None, force: bool = False, upgra
         plan.pin = pin
         changes.append(FileChange(workflow.CALLER, before, before, UNCHANGED if pin else KEPT,
                                   f"pinned to {pin.label} {pin.sha[:12]}; `--upgrade` moves it" if pin else
-                                  "exists and pins no runspec-launcher release; `--force` replaces it"))
+                                  "exists and pins no runspec-launcher release (--force replaces it)"))
     else:
         plan.pin, plan.pin_note = workflow.resolve_pin(ref, installed_version=installed_version)
         text = workflow.caller_text(plan.pin, layout, default_branch=default_branch(root))
