@@ -53,8 +53,12 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 def list_releases(url: str) -> tuple[dict[str, str], str]:
     """({version: commit sha} of the vX.Y.Z tags, the default branch's commit) of the upstream repository."""
+    import sys
+
     from launcher.gitutil import GitError, git
 
+    if sys.stderr.isatty():  # a network round trip: say what is being waited for
+        sys.stderr.write(f"reading the launcher's releases from {url} ...\n")
     try:
         out = git(["ls-remote", url, "HEAD"], os.getcwd()).stdout
         out += git(["ls-remote", "--tags", url], os.getcwd()).stdout
