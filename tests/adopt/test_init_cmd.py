@@ -16,7 +16,7 @@ import yaml
 from launcher import tomlcompat
 from tests.conftest import COMPAT, needs_shared
 
-from conftest import git, make_rl_nexus, snapshot
+from adopt_helpers import git, make_rl_nexus, snapshot
 
 CALLER = ".github/workflows/runspecs.yml"
 BIN = Path(sys.executable).parent
