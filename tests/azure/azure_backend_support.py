@@ -25,6 +25,7 @@ workspace = "ws1"
 [tool.launcher.targets.azb-cpu]
 backend = "azure-batch"
 batch_endpoint = "${{TEST_BATCH_ENDPOINT}}"
+env_allow = ["TEST_BATCH_ENDPOINT"]
 batch_account = "{batch_account}"
 storage_account_url = "{storage_url}"
 container = "{container}"

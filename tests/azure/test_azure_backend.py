@@ -48,10 +48,10 @@ def test_complete_settings_have_defaults_and_derived_accounts():
 
 def test_endpoints_come_from_the_environment_and_missing_ones_are_named():
     s = settings(env={"MY_BATCH": "https://a.b.batch.azure.com", "AZURE_STORAGE_ACCOUNT_URL": "https://s.blob.x"},
-                 batch_endpoint="${MY_BATCH}", storage_account_url=None)
+                 batch_endpoint="${MY_BATCH}", storage_account_url=None, env_allow=["MY_BATCH"])
     assert s.batch_endpoint == "https://a.b.batch.azure.com" and s.storage_account_url == "https://s.blob.x"
     with pytest.raises(LauncherError) as err:
-        settings(batch_endpoint="$MY_BATCH", storage_account_url=None)
+        settings(batch_endpoint="$MY_BATCH", storage_account_url=None, env_allow=["MY_BATCH"])
     msg = err.value.message
     assert "environment variable MY_BATCH, which is not set" in msg
     assert "AZURE_STORAGE_ACCOUNT_URL" in msg  # the default variable of a setting left out
