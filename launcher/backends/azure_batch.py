@@ -135,6 +135,7 @@ class AzureBatchBackend(Backend):
         self.store.write_json(batch_key(plan.job), info)
         expiry = expiry_after(s.max_wall_clock)
         signer = SasSigner(self.store)
+        self._hashes = self._submitted_hashes(plan.job)
         try:
             resources = [("code", signer.blob_url(plan.code_key, expiry=expiry), CODE_FILE)]
             if s.launcher_source == "bundle":
@@ -142,6 +143,7 @@ class AzureBatchBackend(Backend):
 
                 key, _sent = upload_bundle(self.store)
                 resources.append(("bundle", signer.blob_url(key, expiry=expiry), key.split("/")[-1]))
+                self._hashes["bundle"] = key.split("launcher-", 1)[1].removesuffix(".pyz")
             agent_url = signer.container_url(expiry=expiry, permission="racw")
             output_url = signer.container_url(expiry=expiry, permission="cw")
         except LauncherError:
@@ -173,6 +175,19 @@ class AzureBatchBackend(Backend):
             if isinstance(exc, LauncherError) or not isinstance(exc, Exception):
                 raise
             raise _launcher_error(exc, s, f"adding the tasks of {job_id}") from None
+
+    def _submitted_hashes(self, job: str) -> dict:
+        """sha256 of the plan and the launched runspec as they are in the store now: the tasks' command lines
+        carry them, and the agent runs nothing that differs (nothing a job's code wrote is trusted)."""
+        import hashlib
+
+        out = {}
+        for name in ("plan.json", "launched_job_spec.yaml"):
+            data = self.store.read_bytes(R.job_key(job, name))
+            if data is None:
+                raise LauncherError(f"{job} has no {name} in the store", hint="launch it again")
+            out[name] = hashlib.sha256(data).hexdigest()
+        return out
 
     def _create_job(self, job_id: str, plan: JobPlan, record: dict, opts: dict) -> None:
         from azure.batch import models as bm
@@ -251,9 +266,16 @@ class AzureBatchBackend(Backend):
         from launcher.azure.node_agent import CODE_ENV, STORE_ENV
 
         s = self.settings
-        args = ["--mirror-interval", f"{s.mirror_interval:g}", plan.job, run]
+        hashes = getattr(self, "_hashes", {})
+        args = ["--mirror-interval", f"{s.mirror_interval:g}"]
+        if hashes:
+            args += ["--plan-sha256", hashes["plan.json"], "--spec-sha256", hashes["launched_job_spec.yaml"]]
+        args += [plan.job, run]
         if s.launcher_source == "bundle":
-            argv = [s.python, next(name for kind, _u, name in resources if kind == "bundle"), *args]
+            from launcher.azure.bundle import bundle_argv
+
+            pyz = next(name for kind, _u, name in resources if kind == "bundle")
+            argv = bundle_argv(s.python, pyz, hashes["bundle"], args)
         else:
             argv = [s.python, "-m", "launcher.azure.node_agent", *args]
         return bm.BatchTaskCreateOptions(
