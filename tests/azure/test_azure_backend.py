@@ -187,7 +187,7 @@ def test_bundle_is_deterministic_and_holds_the_package(tmp_path):
     data, sha = build_bundle()
     build_bundle.cache_clear()
     again, sha2 = build_bundle()
-    assert data == again and sha == sha2 and bundle_key(sha) == f"code/launcher-{sha[:16]}.pyz"
+    assert data == again and sha == sha2 and bundle_key(sha) == f"code/launcher-{sha}.pyz"
     names = zipfile.ZipFile(BytesIO(data)).namelist()
     assert "__main__.py" in names and "launcher/agent.py" in names and "launcher/azure/node_agent.py" in names
     assert "launcher/components/processors/RL_Proc/RL_Proc.yaml" in names

@@ -97,6 +97,10 @@ class BatchTestServer:
         preempt_downtime: float = 0.2,
         accept_bearer: bool = True,
         max_results: int = 1000,
+        node_python: str | None = None,
+        vm_vcpus: dict[str, int] | None = None,
+        storage_endpoints: dict[str, str] | None = None,
+        max_requests_per_second: float | None = None,
     ) -> None:
         self.account = account
         self.key = key or base64.b64encode(os.urandom(32)).decode("ascii")
@@ -109,7 +113,12 @@ class BatchTestServer:
         self.requests: list[RecordedRequest] = []
         self.internal_errors: list[str] = []  # server bugs (HTTP 500 answers that no fault asked for)
         self.service = BatchService(account, self.root, self.faults, node_env=node_env,
-                                    preempt_downtime=preempt_downtime)
+                                    preempt_downtime=preempt_downtime, node_python=node_python,
+                                    vm_vcpus=vm_vcpus, storage_endpoints=storage_endpoints)
+        # Throttling: past this many requests in a second, 429 TooManyRequests with Retry-After.
+        self.max_requests_per_second = max_requests_per_second
+        self.throttled = 0
+        self._window: list[float] = []
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._record_lock = threading.Lock()
@@ -160,6 +169,33 @@ class BatchTestServer:
         from azure.batch import BatchClient
 
         return BatchClient(endpoint=self.endpoint, credential=self.credential(), **kwargs)
+
+    def _throttle(self) -> float | None:
+        """None when the request may go on; else the seconds to put in Retry-After."""
+        if not self.max_requests_per_second:
+            return None
+        moment = time.monotonic()
+        with self._record_lock:
+            self._window = [t for t in self._window if moment - t < 1.0]
+            if len(self._window) >= self.max_requests_per_second:
+                self.throttled += 1
+                return max(0.05, round(1.0 - (moment - self._window[0]), 2))
+            self._window.append(moment)
+        return None
+
+    @property
+    def dpkg_locked_nodes(self) -> int:
+        return self.service.dpkg_locked_nodes
+
+    @dpkg_locked_nodes.setter
+    def dpkg_locked_nodes(self, count: int) -> None:
+        """The next `count` nodes boot with unattended-upgrades holding the dpkg lock (needs node_python)."""
+        self.service.dpkg_locked_nodes = count
+
+    def node_dirs(self, pool_id: str) -> list[Path]:
+        """The folders of a pool's nodes (bin/, startup/, users/, shared/, fsmounts/, workitems/)."""
+        with self.service.lock:
+            return [n.root for n in self.service._pool(pool_id).nodes]
 
     # ------------------------------------------------------------------------------- test helpers
     def requests_matching(self, method: str = "*", path_regex: str = ".*") -> list[RecordedRequest]:
@@ -485,6 +521,10 @@ class _Handler(BaseHTTPRequestHandler):
             if problem:
                 raise BatchError(403, "AuthenticationFailed", DEFAULT_MESSAGES["AuthenticationFailed"],
                                  [("AuthenticationErrorDetail", problem)])
+            retry_after = owner._throttle()
+            if retry_after is not None:
+                raise BatchError(429, "TooManyRequests", "The server is throttling this account's requests.",
+                                 headers={"Retry-After": f"{retry_after:g}"})
             fault = owner.faults.take(self.command, record.path)
             if fault is not None:
                 if fault.delay:
