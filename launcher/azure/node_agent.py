@@ -30,6 +30,9 @@ from launcher.store.base import Store
 
 STORE_ENV = "LAUNCHER_STORE_URL"
 CODE_ENV = "LAUNCHER_CODE_FILE"
+#: The datastore's folder relative to $AZ_BATCH_NODE_MOUNTS_DIR (the pool mounts the container there); the
+#: agent makes it XT_DATA_DIR, which `$datastore` resolves to (rl_nexus's contract).
+DATASTORE_ENV = "LAUNCHER_DATASTORE"
 #: The pipe's fd number that carries the store URL into the re-executed agent (a number, not a secret).
 STORE_FD_ENV = "LAUNCHER_STORE_FD"
 _PR_SET_DUMPABLE = 4  # <linux/prctl.h>
@@ -158,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 3
     plan = json.loads(plan_bytes)
+    datastore = os.environ.pop(DATASTORE_ENV, "")
+    if datastore and os.environ.get("AZ_BATCH_NODE_MOUNTS_DIR"):
+        os.environ["XT_DATA_DIR"] = os.path.join(os.environ["AZ_BATCH_NODE_MOUNTS_DIR"], datastore)
     code_file = os.environ.pop(CODE_ENV, "")
     if code_file:
         store = LocalCodeStore(store, plan["code_key"], Path(code_file).resolve())

@@ -93,6 +93,13 @@ class AzureSettings:
     submit_concurrency: int = 8
     mirror_interval: float = 3.0
     pool_prefix: str = "launcher"
+    #: the project's requirements for the node's venv: a file relative to the project root, or a list of lines
+    requirements: object = "requirements.txt"
+    #: True: the start task builds the launcher's venv and tasks use it (python not set); False: `python` is an
+    #: interpreter that has the launcher's packages already (a custom image)
+    node_venv: bool = True
+    #: {"container": ..., "prefix": ...}: mounted on every node; $datastore / XT_DATA_DIR point into it
+    datastore: dict | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -344,6 +351,27 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
     if not isinstance(prefix, str) or not re.match(r"^[A-Za-z0-9_-]{1,12}$", prefix):
         bad("pool_prefix", "pool_prefix must be 1-12 letters, digits, '-' or '_'", 'e.g. pool_prefix = "launcher"')
         prefix = "launcher"
+    requirements = raw.get("requirements", "requirements.txt")
+    if not (isinstance(requirements, str) and requirements.strip() and not requirements.startswith("/")
+            and ".." not in requirements.split("/")) and not (
+            isinstance(requirements, list) and all(isinstance(r, str) and r.strip() and "\n" not in r
+                                                   for r in requirements)):
+        bad("requirements", "requirements must be a file inside the project or a list of requirement lines",
+            'e.g. requirements = "requirements.txt" or requirements = ["numpy==1.26.4"]')
+        requirements = "requirements.txt"
+    datastore = raw.get("datastore")
+    if datastore is not None:
+        if isinstance(datastore, str):
+            container_name, _, prefix = datastore.partition("/")
+            datastore = {"container": container_name, "prefix": prefix}
+        if (not isinstance(datastore, dict) or set(datastore) - {"container", "prefix"}
+                or not _CONTAINER_RE.match(str(datastore.get("container", "")))
+                or not isinstance(datastore.get("prefix", ""), str) or ".." in datastore.get("prefix", "").split("/")):
+            bad("datastore", "datastore must name a blob container, optionally with a prefix",
+                'e.g. datastore = "datasets" or datastore = { container = "datasets", prefix = "rl/" }')
+            datastore = None
+        else:
+            datastore = {"container": datastore["container"], "prefix": datastore.get("prefix", "").strip("/")}
     batch_account = text("batch_account", required=False, hint="", default="")
     if problems:
         raise LauncherError(
@@ -357,7 +385,28 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
         container=container, vm_size=vm_size, image=image, node_agent_sku=node_agent_sku, setup=tuple(setup),
         max_wall_clock=wall, max_retries=retries, price_dedicated=price_d, price_spot=price_s, auth=auth,
         batch_key_env=batch_key_env or "", storage_key_env=storage_key_env or "", python=python,
-        launcher_source=source, submit_concurrency=conc, mirror_interval=float(mirror), pool_prefix=prefix)
+        launcher_source=source, submit_concurrency=conc, mirror_interval=float(mirror), pool_prefix=prefix,
+        requirements=requirements, node_venv="python" not in raw and source == "bundle", datastore=datastore)
+
+
+#: Azure VM size names carry their vCPU count: [Family][Sub-family][# of vCPUs][-Constrained vCPUs][features]
+#: (learn.microsoft.com/azure/virtual-machines/vm-naming-conventions), e.g. Standard_D2s_v3 -> 2,
+#: Standard_E64-16s_v3 -> 16, Standard_NC24ads_A100_v4 -> 24.
+_VM_NAME = re.compile(r"^(?:Standard|Basic)_[A-Za-z]+?(\d+)(?:-(\d+))?", re.IGNORECASE)
+MAX_TASK_SLOTS = 256
+
+
+def vm_vcpus(vm_size: str) -> int | None:
+    m = _VM_NAME.match(vm_size or "")
+    if not m:
+        return None
+    return int(m.group(2) or m.group(1)) or None
+
+
+def max_task_slots(vm_size: str) -> int | None:
+    """Batch's taskSlotsPerNode limit for the size: min(4 x vCPUs, 256) (Batch REST API, Pool - Add)."""
+    vcpus = vm_vcpus(vm_size)
+    return None if vcpus is None else min(4 * vcpus, MAX_TASK_SLOTS)
 
 
 def _human(delta: timedelta) -> str:

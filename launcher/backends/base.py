@@ -53,6 +53,9 @@ class Backend(ABC):
         mark_unfinished(self.store, job, R.CANCELLED, "cancelled by `launcher cancel`")
         return [n for n in live if (self.store.read_json(R.run_key(n)) or {}).get("status") == R.CANCELLED]
 
+    def preflight(self, *, compute_nodes: int, runs_per_node: int, low_priority: bool) -> None:
+        """Refuse (LauncherError) what the backend would refuse after submission; nothing is written yet."""
+
     def cost_estimate(self, *, compute_nodes: int, low_priority: bool) -> dict | None:
         """An upper bound of what the job's nodes may cost, or None when the target has no prices."""
         return None

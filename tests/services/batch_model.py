@@ -28,8 +28,9 @@ class Node:
     down_until: float = 0.0  # monotonic time until which a preempted node is away
     total_tasks_run: int = 0
     total_tasks_succeeded: int = 0
-    #: while the pool's start task runs with waitForSuccess ("waitingForStartTask"), or after it failed every
-    #: attempt ("startTaskFailed": unusable, no task is scheduled to it); None when the node takes tasks
+    #: the REST state (BatchNodeState) while the pool's start task runs with waitForSuccess
+    #: ("waitingforstarttask"), or after it failed every attempt ("starttaskfailed": unusable, no task is
+    #: scheduled to it); None when the node takes tasks
     start_state: str | None = None
     start_task_info: dict | None = None
     root: Path | None = None  # the node's folder (nodes/<id>)

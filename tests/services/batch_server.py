@@ -183,6 +183,12 @@ class BatchTestServer:
             self._window.append(moment)
         return None
 
+    def fail_auto_pool(self, job_id: str, code: str = "AutoPoolCreationFailedWithQuotaReached",
+                       message: str | None = None) -> None:
+        """The job's auto pool fails after the job was created (Batch creates it asynchronously): its nodes go,
+        the job gets ``executionInfo.schedulingError`` and is completed, as documented for PoolInformation."""
+        self.service.fail_auto_pool(job_id, code, message or DEFAULT_MESSAGES.get(code, code))
+
     @property
     def dpkg_locked_nodes(self) -> int:
         return self.service.dpkg_locked_nodes

@@ -231,7 +231,7 @@ class BatchService:
         self._mount(node)
         start = node.pool.spec.get("startTask")
         if start:
-            node.start_state = "waitingForStartTask" if start.get("waitForSuccess", True) else None
+            node.start_state = "waitingforstarttask" if start.get("waitForSuccess", True) else None
             node.start_task_info = {"state": "running", "startTime": format_time(now()), "retryCount": 0}
             worker = threading.Thread(target=self._run_start_task, args=(node, dict(start)),
                                       name=f"start-{node.id[:12]}", daemon=True)
@@ -297,7 +297,7 @@ class BatchService:
                 info["failureInfo"] = outcome.failure
             node.start_task_info = info
             if outcome.failure and spec.get("waitForSuccess", True):
-                node.start_state = "startTaskFailed"  # unusable: no task is scheduled to it
+                node.start_state = "starttaskfailed"  # unusable: no task is scheduled to it
             else:
                 node.start_state = None
             self._workers.discard(threading.current_thread())
@@ -399,8 +399,9 @@ class BatchService:
                          "starting", "startTaskFailed", "leavingPool", "unknown", "unusable",
                          "waitingForStartTask", "deallocated", "deallocating", "upgradingOS"), 0)
                     nodes = [n for n in pool.nodes if n.dedicated == dedicated]
+                    camel = {"waitingforstarttask": "waitingForStartTask", "starttaskfailed": "startTaskFailed"}
                     for node in nodes:
-                        counts[node.state] += 1
+                        counts[camel.get(node.state, node.state)] += 1
                     counts["total"] = len(nodes)
                     entry[key] = counts
                 result.append(entry)
@@ -466,6 +467,19 @@ class BatchService:
             self._check_all_complete(job)
             self.changed.notify_all()
             return batch_rest.job_rest(self.endpoint, job)
+
+    def fail_auto_pool(self, job_id: str, code: str, message: str) -> None:
+        with self.changed:
+            job = self._job(job_id)
+            pool = self.pools.get((job.pool_id or "").lower())
+            if pool is not None and pool.auto:
+                self._delete_pool(pool)
+            job.pool_id = None
+            job.scheduling_error = {"category": "usererror", "code": code, "message": message, "details": []}
+            if job.state == "active":
+                job.set_state("completed")
+                job.end_time = job.state_time
+            self.changed.notify_all()
 
     def get_job(self, job_id: str) -> dict:
         with self.lock:
