@@ -32,6 +32,7 @@ COMMANDS = {
     "download": "download a job's or a run's results: mirrored files, console, metrics, repro_spec",
     "cancel": 'cancel a job: stop its running runs (marked cancelled) and start no more',
     "pool": 'list or delete Azure Batch pools (e.g. a pool kept by `hold: true`)',
+    "check": "check an Azure target against the real service before the first launch",
     "ledger": 'push rows to the jobs.md ledger, refresh job statuses in it, or show it',
     "changed": 'list the runspecs a GitHub event changed, as a job matrix',
     "comment": 'render (and --post) the sticky pull-request comment for a runspec',

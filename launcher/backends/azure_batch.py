@@ -402,8 +402,13 @@ class AzureBatchBackend(Backend):
 
         return estimate_cost(self.settings, compute_nodes=compute_nodes, low_priority=low_priority)
 
+    def discard(self, plan: JobPlan) -> None:
+        """A refused job: its jobs/<job>/ records and the parents' records (the only run records record_queued
+        wrote; nothing ran, so no child has one)."""
+        self._delete_keys(self.store.list(f"jobs/{plan.job}/") + [R.run_key(run) for run in plan.parents])
+
     def _delete_keys(self, keys: list[str]) -> None:
-        """One request per blob: in parallel, as record_queued wrote them."""
+        """One request per blob: in parallel."""
         from concurrent.futures import ThreadPoolExecutor
 
         if len(keys) < 4:
@@ -508,28 +513,18 @@ class AzureBatchBackend(Backend):
             raise _launcher_error(exc, self.settings, "listing pools") from None
 
     def record_queued(self, plan: JobPlan) -> None:
-        """The queued run records of every parent and child, uploaded in parallel (10,000 runs are one
-        HTTP request each)."""
+        """The queued records of the parent runs only (one per node): a child's record is implied by the plan
+        until its agent starts it (jobs.status reads a missing child as queued), so a 10,000-run launch uploads
+        a few dozen small blobs before submitting instead of 10,050."""
         import json
 
-        encoded = [(k, (json.dumps(v, indent=2, sort_keys=True) + "\n").encode()) for k, v in queued_records(plan)]
+        encoded = [(k, (json.dumps(v, indent=2, sort_keys=True) + "\n").encode()) for k, v in queued_records(plan)
+                   if v.get("parent") is None]
         if hasattr(self.store, "write_many"):
             self.store.write_many(encoded, label="recording runs")
         else:
             for key, data in encoded:
                 self.store.write_bytes(key, data)
-
-
-def pool_failure_error(job_id: str, code: str, message: str) -> LauncherError:
-    from launcher.azure.errors import QUOTA_CODES, redact
-
-    quota = code in QUOTA_CODES or "Quota" in code
-    hint = ("the account has no cores left for this VM family: ask for a higher dedicated or Spot core quota "
-            "(Azure portal: Batch account > Quotas), use fewer compute_nodes, or low_priority: true; "
-            "`launcher check TARGET` shows the quotas" if quota else
-            "fix the pool settings of the target (vm_size, image, node_agent_sku); nothing ran")
-    return LauncherError(f"Batch could not create the auto pool of {job_id}: {code}: {redact(message)[:300]}",
-                         hint=hint)
 
 
 class BatchObserver:
@@ -546,6 +541,9 @@ class BatchObserver:
         self.settings, self.store = settings, store
         self._seen: dict[str, tuple[float, dict]] = {}
         self._lock = threading.Lock()
+        self._plans: dict[str, dict] = {}
+        self._failed_seen: dict[str, int] = {}
+        self._jobs_by_batch_id: dict[str, str] = {}
 
     @cached_property
     def client(self):
@@ -577,6 +575,7 @@ class BatchObserver:
         from azure.core.exceptions import ResourceNotFoundError
 
         job_id = info["batch_job_id"]
+        self._jobs_by_batch_id[job_id] = job
         batch = {"job": job_id, "pool": info.get("pool_id"), "hold": bool(info.get("hold"))}
         if info.get("estimate"):
             batch["estimate"] = info["estimate"]
@@ -656,25 +655,43 @@ class BatchObserver:
             return []
         return out
 
+    def _record(self, job: str, run: str) -> dict | None:
+        rec = self.store.read_json(R.run_key(run))
+        if rec is None:  # not started: implied by the plan
+            from launcher.backends.base import implied_child_record
+
+            if job not in self._plans:
+                self._plans[job] = self.store.read_json(R.job_key(job, "plan.json")) or {}
+            rec = implied_child_record(self._plans[job], run)
+        return rec
+
     def _fail_unstarted(self, job_id: str, message: str) -> None:
+        job = self._job_of(job_id)
         for task in self.client.list_tasks(job_id, filter="state ne 'completed'", select=["id", "state"]):
             run = run_of_task(task.id)
-            rec = self.store.read_json(R.run_key(run))
+            rec = self._record(job, run)
             if rec and rec.get("status") == R.QUEUED:
                 rec.update(status=R.FAILED, ended=R.now_iso(), error=f"Batch: {message}")
                 self.store.write_json(R.run_key(run), rec)
 
+    def _job_of(self, job_id: str) -> str:
+        return self._jobs_by_batch_id.get(job_id, job_id)
+
     def _reconcile_runs(self, job_id: str) -> None:
-        for task in self.client.list_tasks(job_id, select=["id", "state", "executionInfo"]):
-            state = _s(task.state)
-            run = run_of_task(task.id)
-            if state not in ("completed", "active"):
-                continue
-            rec = self.store.read_json(R.run_key(run))
-            if not rec:
-                continue
-            ex = task.execution_info
-            if state == "completed" and rec.get("status") in (R.QUEUED, R.RUNNING):
+        """Batch's view of failed and requeued tasks folded into the run records, at a cost that does not grow
+        with the job: one get_job_task_counts per look, and a filtered list only when the number of failed tasks
+        changed (learn.microsoft.com/azure/batch/batch-efficient-list-queries: filter and select, never list
+        everything), plus one filtered list of requeued tasks while tasks are active."""
+        job = self._job_of(job_id)
+        counts = self.client.get_job_task_counts(job_id).task_counts
+        if counts.failed != self._failed_seen.get(job_id, 0):
+            for task in self.client.list_tasks(job_id, filter="executionInfo/result eq 'failure'",
+                                               select=["id", "state", "executionInfo"]):
+                run = run_of_task(task.id)
+                rec = self._record(job, run)
+                ex = task.execution_info
+                if not rec or _s(task.state) != "completed" or rec.get("status") not in (R.QUEUED, R.RUNNING):
+                    continue
                 failure = getattr(ex, "failure_info", None)
                 if failure is None and rec.get("status") == R.RUNNING:
                     continue  # the agent's last write is on its way
@@ -682,9 +699,15 @@ class BatchObserver:
                 rec.update(status=R.FAILED, ended=R.now_iso(), exit_code=getattr(ex, "exit_code", None),
                            error=f"Batch: {msg}")
                 self.store.write_json(R.run_key(run), rec)
-            elif state == "active" and rec.get("status") == R.LOST:
-                rec.update(status=R.QUEUED, ended=None, error="", previous_error="requeued by Batch")
-                self.store.write_json(R.run_key(run), rec)
+            self._failed_seen[job_id] = counts.failed
+        if counts.active:
+            for task in self.client.list_tasks(job_id, filter="state eq 'active' and executionInfo/requeueCount gt 0",
+                                               select=["id", "state"]):
+                run = run_of_task(task.id)
+                rec = self.store.read_json(R.run_key(run))
+                if rec and rec.get("status") == R.LOST:
+                    rec.update(status=R.QUEUED, ended=None, error="", previous_error="requeued by Batch")
+                    self.store.write_json(R.run_key(run), rec)
 
 
 def _s(value) -> str:

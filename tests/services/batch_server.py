@@ -101,6 +101,7 @@ class BatchTestServer:
         vm_vcpus: dict[str, int] | None = None,
         storage_endpoints: dict[str, str] | None = None,
         max_requests_per_second: float | None = None,
+        bearer_roles: dict[str, str] | None = None,
     ) -> None:
         self.account = account
         self.key = key or base64.b64encode(os.urandom(32)).decode("ascii")
@@ -117,6 +118,18 @@ class BatchTestServer:
                                     vm_vcpus=vm_vcpus, storage_endpoints=storage_endpoints)
         # Throttling: past this many requests in a second, 429 TooManyRequests with Retry-After.
         self.max_requests_per_second = max_requests_per_second
+        # Entra ID tokens -> their built-in Batch role (None: any bearer token may do anything). Shared Key always
+        # has full permission ("The Batch shared key credentials give full permission to the Batch account").
+        self.bearer_roles = bearer_roles
+        # GET /supportedimages (Account - List Supported Images): the image/SKU pairs the account offers.
+        self.supported_images = [
+            {"nodeAgentSKUId": "batch.node.ubuntu 22.04", "osType": "linux", "verificationType": "verified",
+             "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts",
+                                "version": "latest"}, "capabilities": []},
+            {"nodeAgentSKUId": "batch.node.ubuntu 24.04", "osType": "linux", "verificationType": "verified",
+             "imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server",
+                                "version": "latest"}, "capabilities": []},
+        ]
         self.throttled = 0
         self._window: list[float] = []
         self._httpd: _HTTPServer | None = None
@@ -169,6 +182,35 @@ class BatchTestServer:
         from azure.batch import BatchClient
 
         return BatchClient(endpoint=self.endpoint, credential=self.credential(), **kwargs)
+
+    #: What each built-in role may do on the data plane (learn.microsoft.com/azure/batch/batch-role-based-access-
+    #: control): (resource, verb) pairs; a role not listed has no DataActions (Contributor, Owner, Reader).
+    ROLE_ACTIONS = {
+        "Azure Batch Data Contributor": {(r, v) for r in ("pools", "jobs", "tasks", "other")
+                                         for v in ("read", "write", "delete")},
+        "Azure Batch Job Submitter": {("pools", "read"), ("other", "read"), ("jobs", "read"), ("jobs", "write"),
+                                      ("jobs", "delete"), ("tasks", "read"), ("tasks", "write"), ("tasks", "delete")},
+        "Azure Batch Account Reader": {(r, "read") for r in ("pools", "jobs", "tasks", "other")},
+    }
+
+    def _role_denies(self, method: str, path: str, headers: dict, body: bytes) -> str | None:
+        auth = headers.get("authorization", "")
+        if self.bearer_roles is None or not auth.startswith("Bearer "):
+            return None
+        role = self.bearer_roles.get(auth[len("Bearer "):])
+        parts = [p for p in path.strip("/").split("/") if p]
+        resource = "tasks" if len(parts) > 2 and parts[0] == "jobs" else parts[0] if parts and parts[0] in (
+            "pools", "jobs") else "other"
+        verb = "read" if method in ("GET", "HEAD") else "delete" if method == "DELETE" else "write"
+        needed = {(resource, verb)}
+        if resource == "jobs" and method == "POST" and len(parts) == 1 and b"autoPoolSpecification" in body:
+            needed.add(("pools", "write"))  # "jobs that use autopool require pool-level write permissions"
+        allowed = self.ROLE_ACTIONS.get(role or "", set())
+        missing = sorted(needed - allowed)
+        if not missing:
+            return None
+        return (f"This request is not authorized to perform this operation: the identity's role "
+                f"({role or 'none'}) lacks {', '.join(f'{r}/{v}' for r, v in missing)}.")
 
     def _throttle(self) -> float | None:
         """None when the request may go on; else the seconds to put in Retry-After."""
@@ -439,6 +481,7 @@ class BatchTestServer:
 
 # Method, path pattern ({name} = one segment, {*name} = the rest), handler. Matched in order.
 ROUTES: list[tuple[str, str, Callable[..., _Reply]]] = [
+    ("GET", "supportedimages", lambda server, r: server._list(list(server.supported_images), r)),
     ("GET", "pools", BatchTestServer._list_pools),
     ("POST", "pools", BatchTestServer._create_pool),
     ("GET", "pools/{pool}", BatchTestServer._get_pool),
@@ -527,6 +570,9 @@ class _Handler(BaseHTTPRequestHandler):
             if problem:
                 raise BatchError(403, "AuthenticationFailed", DEFAULT_MESSAGES["AuthenticationFailed"],
                                  [("AuthenticationErrorDetail", problem)])
+            denied = owner._role_denies(self.command, record.path, headers, body_bytes)
+            if denied:
+                raise BatchError(403, "AuthorizationFailure", denied)
             retry_after = owner._throttle()
             if retry_after is not None:
                 raise BatchError(429, "TooManyRequests", "The server is throttling this account's requests.",
