@@ -109,12 +109,17 @@ class LocalCodeStore(Store):
         return self.inner.next_number(counter)
 
 
-def prepare_rerun(store, job: str, run: str) -> str | None:
+def prepare_rerun(store, job: str, run: str, plan: dict | None = None) -> str | None:
     """Reset the record of a run that Batch started again; returns its status before ('' when fresh), or None
-    when the run must not run again (completed or cancelled)."""
+    when the run must not run again (completed or cancelled). A run without a record yet gets the one its plan
+    implies (the backend leaves children's queued records to the plan)."""
     rec = store.read_json(R.run_key(run))
     if not rec:
-        return ""
+        from launcher.backends.base import implied_child_record
+
+        rec = implied_child_record(plan or {}, run)
+        if rec is None:
+            return ""
     status = rec.get("status")
     if status in (R.COMPLETED, R.CANCELLED):
         return None
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     code_file = os.environ.pop(CODE_ENV, "")
     if code_file:
         store = LocalCodeStore(store, plan["code_key"], Path(code_file).resolve())
-    before = prepare_rerun(store, args.job, args.run)
+    before = prepare_rerun(store, args.job, args.run, plan)
     if before is None:
         print(f"{args.run}: already ended, nothing to do")
         return 0

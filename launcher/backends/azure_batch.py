@@ -527,6 +527,18 @@ class AzureBatchBackend(Backend):
                 self.store.write_bytes(key, data)
 
 
+def pool_failure_error(job_id: str, code: str, message: str) -> LauncherError:
+    from launcher.azure.errors import QUOTA_CODES, redact
+
+    quota = code in QUOTA_CODES or "Quota" in code
+    hint = ("the account has no cores left for this VM family: ask for a higher dedicated or Spot core quota "
+            "(Azure portal: Batch account > Quotas), use fewer compute_nodes, or low_priority: true; "
+            "`launcher check TARGET` shows what else is wrong" if quota else
+            "fix the pool settings of the target (vm_size, image, node_agent_sku); nothing ran")
+    return LauncherError(f"Batch could not create the auto pool of {job_id}: {code}: {redact(message)[:300]}",
+                         hint=hint)
+
+
 class BatchObserver:
     """Folds Batch's view of a job into the store's: called by jobs.status.job_summary (at most every
     OBSERVE_EVERY seconds per job). Returns extra summary fields; writes run records only to correct them:
