@@ -22,8 +22,10 @@ The local backend calls run_child() in threads of its supervisor; on Azure Batch
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -154,6 +156,17 @@ def build_argv(plan: dict, child: dict, *, has_hp_file: bool, code_dir: Path | N
 
 
 _CODE_CACHE: dict[str, bytes] = {}
+_CONTENT_KEY = re.compile(r"(?:^|/)([0-9a-f]{64})\.zip$")
+
+
+def verify_content_addressed(key: str, data: bytes) -> None:
+    """code/<sha256>.zip must hash to its name: a blob changed after upload is never unpacked or run."""
+    m = _CONTENT_KEY.search(key)
+    if m is None:
+        raise RuntimeError(f"{key} is not a content-addressed code snapshot (code/<sha256>.zip)")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != m.group(1):
+        raise RuntimeError(f"code snapshot {key} was changed after upload (its sha256 is {actual}): not running it")
 
 
 def _fetch_code(store, code_key: str) -> bytes:
@@ -163,6 +176,7 @@ def _fetch_code(store, code_key: str) -> bytes:
             data = store.read_bytes(code_key)
             if data is None:
                 raise RuntimeError(f"code snapshot {code_key} is not in the store")
+            verify_content_addressed(code_key, data)
             _CODE_CACHE[code_key] = data
         return _CODE_CACHE[code_key]
 

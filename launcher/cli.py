@@ -34,6 +34,7 @@ COMMANDS = {
     "cancel": 'cancel a job: stop its running runs (marked cancelled) and start no more',
     "pool": 'list or delete Azure Batch pools (e.g. a pool kept by `hold: true`)',
     "data": "put data into a target's datastore ($datastore) and list it",
+    "check": "check an Azure target against the real service before the first launch",
     "ledger": 'push rows to the jobs.md ledger, refresh job statuses in it, or show it',
     "changed": 'list the runspecs a GitHub event changed, as a job matrix',
     "comment": 'render (and --post) the sticky pull-request comment for a runspec',

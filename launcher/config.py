@@ -39,6 +39,9 @@ _TOP_KEYS = ("workspace", "component_roots", "ledger", "store", "run_command", "
              "code_extras", "targets")
 XTLIB_CHOICES = ("auto", "launcher")
 _LOCAL_KEYS = ("backend", "capacity", "description")
+#: Names a trusted config file (the default branch's pyproject.toml) whose [tool.launcher.targets] replace the
+#: project's: the launch job, which holds the Azure credential, never takes targets from a pull request.
+TRUSTED_CONFIG_ENV = "LAUNCHER_TRUSTED_CONFIG"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
 
@@ -48,6 +51,7 @@ class Target:
     backend: str
     settings: dict
     line: int = 0  # line of its table in pyproject.toml (0 = implicit)
+    file: str = ""  # the config file it was read from ("" = the project's pyproject.toml)
 
 
 @dataclass
@@ -65,6 +69,8 @@ class Config:
     code_extras: list[str] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)  # deprecated settings, printed by load_config
+    #: the trusted config file the targets came from (LAUNCHER_TRUSTED_CONFIG), "" for the project's own
+    targets_from: str = ""
 
     @property
     def component_roots(self) -> list[Path]:
@@ -103,9 +109,13 @@ class Config:
         try:
             return self.targets[name]
         except KeyError:
+            where = self.targets_from or self.file or "pyproject.toml"
             hint = did_you_mean(name, self.targets) or (
-                f"define it as [tool.launcher.targets.{name}] in {self.file or 'pyproject.toml'}, "
+                f"define it as [tool.launcher.targets.{name}] in {where}, "
                 f"or pick one of: {', '.join(sorted(self.targets))}")
+            if self.targets_from:
+                hint += (f" (targets come from the trusted config {TRUSTED_CONFIG_ENV}: a pull request that adds or "
+                         "changes a target launches after it is merged)")
             raise LauncherError(f"compute target '{name}' is not defined in the project's config",
                                 hint=hint) from None
 
@@ -140,7 +150,27 @@ def find_project(start: Path) -> Path | None:
 def load_config(start: Path | str | None = None, *, project: Path | str | None = None,
                 warn: bool = True) -> Config:
     """Load and validate the config; LauncherError with file:line diagnostics when it is wrong. Warnings (deprecated
-    settings) are printed to stderr unless warn is False; they are in Config.warnings either way."""
+    settings) are printed to stderr unless warn is False; they are in Config.warnings either way.
+
+    With LAUNCHER_TRUSTED_CONFIG set, the targets come from that file alone (the project's are ignored,
+    whatever they say): the launch job takes target definitions from the default branch."""
+    cfg = _load_project_config(start, project)
+    trusted_file = os.environ.get(TRUSTED_CONFIG_ENV, "").strip()
+    if trusted_file:
+        cfg.targets = load_trusted_targets(trusted_file)
+        cfg.targets_from = trusted_file
+        _with_local(cfg)
+    if cfg.warnings and warn:
+        import sys
+
+        from launcher.report.text import render_diagnostic
+
+        for d in cfg.warnings:
+            sys.stderr.write(render_diagnostic(d))
+    return cfg
+
+
+def _load_project_config(start, project) -> Config:
     if project is not None:
         project_dir = Path(project).resolve()
         if not project_dir.is_dir():
@@ -254,7 +284,53 @@ def load_config(start: Path | str | None = None, *, project: Path | str | None =
         bad(("code_extras",), "code_extras must be a list of glob patterns")
     else:
         cfg.code_extras = extras
-    targets = table.get("targets", {})
+    if not os.environ.get(TRUSTED_CONFIG_ENV, "").strip():  # else: replaced by the trusted ones below
+        _parse_targets(table.get("targets", {}), cfg, bad, lines, display)
+    if diags:
+        raise _config_error(diags)
+    return _with_local(cfg)
+
+
+def load_trusted_targets(path_text: str) -> dict[str, Target]:
+    """[tool.launcher.targets.*] of a trusted config file (LAUNCHER_TRUSTED_CONFIG: the default branch's
+    pyproject.toml, written by the workflow outside the checkout), or a LauncherError naming the file."""
+    from launcher import tomlcompat as tomllib
+
+    path = Path(path_text)
+    env_hint = (f"{TRUSTED_CONFIG_ENV} names the trusted config whose [tool.launcher.targets] replace the project's; "
+                "point it at the default branch's pyproject.toml (e.g. `git show origin/main:pyproject.toml > FILE`)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LauncherError(f"the trusted config {path_text} cannot be read: {getattr(exc, 'strerror', None) or exc}",
+                            hint=env_hint) from None
+    diags: list[Diagnostic] = []
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+), column (\d+)", str(exc))
+        line, col = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        raise _config_error([Diagnostic("CF001", ERROR, f"invalid TOML in the trusted config: {exc}", path_text,
+                                        line, col, hint="fix the TOML syntax on the default branch")]) from None
+    lines = _KeyLines(text)
+
+    def bad(key_path: tuple[str, ...], message: str, hint: str = "") -> None:
+        line = lines.find(key_path)
+        diags.append(Diagnostic("CF002", ERROR, message, path_text, line, 1 if line else 0, hint=hint,
+                                path="tool.launcher." + ".".join(key_path)))
+
+    table = doc.get("tool", {}).get("launcher", {})
+    holder = Config(project_dir=path.parent.resolve(), file=path)
+    if not isinstance(table, dict):
+        bad((), "[tool.launcher] must be a table")
+    else:
+        _parse_targets(table.get("targets", {}), holder, bad, lines, path_text)
+    if diags:
+        raise _config_error(diags)
+    return holder.targets
+
+
+def _parse_targets(targets, cfg: Config, bad, lines: "_KeyLines", display: str) -> None:
     if not isinstance(targets, dict):
         bad(("targets",), "targets must be tables: [tool.launcher.targets.<name>]")
         targets = {}
@@ -278,17 +354,7 @@ def load_config(start: Path | str | None = None, *, project: Path | str | None =
             cap = settings.get("capacity")
             if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
                 bad(("targets", name, "capacity"), f"target '{name}': capacity must be a whole number ≥ 1")
-        cfg.targets[name] = Target(name, backend, dict(settings), lines.find(("targets", name)))
-    if diags:
-        raise _config_error(diags)
-    if cfg.warnings and warn:
-        import sys
-
-        from launcher.report.text import render_diagnostic
-
-        for d in cfg.warnings:
-            sys.stderr.write(render_diagnostic(d))
-    return _with_local(cfg)
+        cfg.targets[name] = Target(name, backend, dict(settings), lines.find(("targets", name)), display)
 
 
 def _inside_project(value) -> bool:

@@ -230,6 +230,9 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     result.origin = origin or L.default_origin()
     backend = get_backend(tgt, config=config)
     store = backend.store
+    # Limits the service would refuse only after records exist (runs_per_node vs the VM size): before anything.
+    backend.preflight(compute_nodes=settings["compute_nodes"], runs_per_node=settings["runs_per_node"],
+                      low_priority=settings["low_priority"])
     result.cost_estimate = backend.cost_estimate(compute_nodes=settings["compute_nodes"],
                                                  low_priority=settings["low_priority"])
 

@@ -65,11 +65,29 @@ def build_bundle() -> tuple[bytes, str]:
 
 
 def bundle_key(sha: str) -> str:
-    return f"code/launcher-{sha[:16]}.pyz"
+    """The full sha256 is in the name: the task's command line checks the downloaded file against it."""
+    return f"code/launcher-{sha}.pyz"
+
+
+#: What a task runs before the bundle: the bundle's sha256 (from the task's command line, written by the
+#: launcher) is checked against the downloaded file, so a bundle blob changed after upload never runs. It cannot
+#: live inside the bundle: a poisoned bundle would skip its own check.
+VERIFY_AND_RUN = (
+    "import hashlib,runpy,sys\n"
+    "want,pyz=sys.argv[1],sys.argv[2]\n"
+    "got=hashlib.sha256(open(pyz,'rb').read()).hexdigest()\n"
+    "if got!=want:\n"
+    " sys.exit('launcher bundle '+pyz+' has sha256 '+got+', not '+want+': it was changed after upload; not running it')\n"
+    "sys.argv=[pyz]+sys.argv[3:]\n"
+    "runpy.run_path(pyz,run_name='__main__')\n")
+
+
+def bundle_argv(python: str, pyz_name: str, sha: str, args: list[str]) -> list[str]:
+    return [python, "-c", VERIFY_AND_RUN, sha, pyz_name, *args]
 
 
 def upload_bundle(store) -> tuple[str, int]:
-    """Put the bundle in the store unless it is there; returns (key, bytes uploaded)."""
+    """Put the bundle in the store unless it is there with these very bytes; returns (key, bytes uploaded)."""
     data, sha = build_bundle()
     key = bundle_key(sha)
     return key, store.put_if_absent(key, data)

@@ -4,8 +4,11 @@
     python3 -m launcher.azure.node_agent [--mirror-interval S] JOB RUN   (launcher_source = "installed")
 
 The store URL (a container SAS) comes from the task's environment setting LAUNCHER_STORE_URL, never from the
-command line, and is removed from the environment before the run starts, so the experiment's own process never
-sees it. The code snapshot arrives as a Batch resource file (LAUNCHER_CODE_FILE, a read SAS on that one blob);
+command line. The run must never get it: a process can read its parent's *initial* environment from
+/proc/<pid>/environ whatever os.environ says afterwards. So the agent hands the URL to a fresh image of itself
+through a pipe (execve with an environment without it) and makes itself non-dumpable (its /proc files and memory
+are then closed to processes of the same user). The plan and the launched runspec are checked against the
+sha256 on the command line (written by the launcher), the code snapshot against its content-addressed name. The code snapshot arrives as a Batch resource file (LAUNCHER_CODE_FILE, a read SAS on that one blob);
 the agent reads it from there instead of the store.
 
 Batch runs a task again when its node is preempted (requeue) or when it failed and retries are left; the run's
@@ -27,6 +30,55 @@ from launcher.store.base import Store
 
 STORE_ENV = "LAUNCHER_STORE_URL"
 CODE_ENV = "LAUNCHER_CODE_FILE"
+#: The datastore's folder relative to $AZ_BATCH_NODE_MOUNTS_DIR (the pool mounts the container there); the
+#: agent makes it XT_DATA_DIR, which `$datastore` resolves to (rl_nexus's contract).
+DATASTORE_ENV = "LAUNCHER_DATASTORE"
+#: The pipe's fd number that carries the store URL into the re-executed agent (a number, not a secret).
+STORE_FD_ENV = "LAUNCHER_STORE_FD"
+_PR_SET_DUMPABLE = 4  # <linux/prctl.h>
+
+
+def take_store_url() -> str:
+    """The store URL, taken so that nothing the run can read holds it (see the module's docstring).
+
+    First call (the task's process): the URL is in the environment; the process re-executes itself without it,
+    the URL in a pipe. Second call (the new image): the URL comes from the pipe."""
+    fd = os.environ.pop(STORE_FD_ENV, "")
+    if fd.isdigit():
+        with os.fdopen(int(fd), "rb") as pipe:
+            url = pipe.read().decode("utf-8")
+        _not_dumpable()
+        return url
+    url = os.environ.pop(STORE_ENV, "")
+    if not url or not sys.platform.startswith("linux") or not getattr(sys, "orig_argv", None):
+        return url
+    read_end, write_end = os.pipe()
+    os.write(write_end, url.encode("utf-8"))  # a few hundred bytes: the pipe buffer holds them
+    os.close(write_end)
+    os.set_inheritable(read_end, True)
+    env = {k: v for k, v in os.environ.items() if k != STORE_ENV}
+    env[STORE_FD_ENV] = str(read_end)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, list(sys.orig_argv), env)
+    return url  # pragma: no cover - execve does not return
+
+
+def _not_dumpable() -> None:
+    """prctl(PR_SET_DUMPABLE, 0): /proc/<agent>/{environ,mem,...} become root's, no core dump holds the URL.
+    execve resets it for the run's process, which needs nothing of the kind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the re-exec above did not happen either
+        pass
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 class LocalCodeStore(Store):
@@ -57,12 +109,17 @@ class LocalCodeStore(Store):
         return self.inner.next_number(counter)
 
 
-def prepare_rerun(store, job: str, run: str) -> str | None:
+def prepare_rerun(store, job: str, run: str, plan: dict | None = None) -> str | None:
     """Reset the record of a run that Batch started again; returns its status before ('' when fresh), or None
-    when the run must not run again (completed or cancelled)."""
+    when the run must not run again (completed or cancelled). A run without a record yet gets the one its plan
+    implies (the backend leaves children's queued records to the plan)."""
     rec = store.read_json(R.run_key(run))
     if not rec:
-        return ""
+        from launcher.backends.base import implied_child_record
+
+        rec = implied_child_record(plan or {}, run)
+        if rec is None:
+            return ""
     status = rec.get("status")
     if status in (R.COMPLETED, R.CANCELLED):
         return None
@@ -80,25 +137,42 @@ def prepare_rerun(store, job: str, run: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="launcher-node-agent", description=__doc__.split("\n\n")[0])
     parser.add_argument("--mirror-interval", type=float, default=3.0)
+    parser.add_argument("--plan-sha256", default="", help="the sha256 of jobs/JOB/plan.json, from the launcher")
+    parser.add_argument("--spec-sha256", default="", help="the sha256 of jobs/JOB/launched_job_spec.yaml")
     parser.add_argument("job")
     parser.add_argument("run")
     args = parser.parse_args(argv)
-    url = os.environ.pop(STORE_ENV, "")  # never handed on to the run's process
+    url = take_store_url()  # never handed on to the run's process, not even in /proc/<agent>/environ
     if not url:
         print(f"{STORE_ENV} is not set: the task has no store to report to", file=sys.stderr)
         return 2
     from launcher import agent
     from launcher.store import open_store
 
+    import json
+
     store: Store = open_store(url)
-    plan = store.read_json(R.job_key(args.job, "plan.json"))
-    if not plan:
+    plan_bytes = store.read_bytes(R.job_key(args.job, "plan.json"))
+    if not plan_bytes:
         print(f"{args.job} has no plan in {store.description}", file=sys.stderr)
         return 2
+    spec_bytes = store.read_bytes(R.job_key(args.job, "launched_job_spec.yaml"))
+    for what, data, want in (("plan.json", plan_bytes, args.plan_sha256),
+                             ("launched_job_spec.yaml", spec_bytes, args.spec_sha256)):
+        if want and (data is None or _sha256(data) != want):
+            # Written by the launcher alone; a different one is not this job's: run nothing.
+            print(f"jobs/{args.job}/{what} is not the one the launcher submitted (sha256 "
+                  f"{_sha256(data) if data is not None else 'missing'}, expected {want}): not running {args.run}",
+                  file=sys.stderr)
+            return 3
+    plan = json.loads(plan_bytes)
+    datastore = os.environ.pop(DATASTORE_ENV, "")
+    if datastore and os.environ.get("AZ_BATCH_NODE_MOUNTS_DIR"):
+        os.environ["XT_DATA_DIR"] = os.path.join(os.environ["AZ_BATCH_NODE_MOUNTS_DIR"], datastore)
     code_file = os.environ.pop(CODE_ENV, "")
     if code_file:
         store = LocalCodeStore(store, plan["code_key"], Path(code_file).resolve())
-    before = prepare_rerun(store, args.job, args.run)
+    before = prepare_rerun(store, args.job, args.run, plan)
     if before is None:
         print(f"{args.run}: already ended, nothing to do")
         return 0
@@ -107,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     work = Path(os.environ.get("AZ_BATCH_TASK_WORKING_DIR") or ".")
     rec = agent.run_child(store, args.job, args.run, work_root=work / "runs", node=None,
-                          cancel_event=stop, mirror_interval=args.mirror_interval, plan=plan)
+                          cancel_event=stop, mirror_interval=args.mirror_interval, plan=plan,
+                          launched_spec=spec_bytes)
     print(f"{args.run}: {rec['status']}" + (f" ({rec['error']})" if rec.get("error") else ""))
     # Non-zero lets Batch retry a failed run (max_retries); a cancelled run must not be retried.
     return 0 if rec["status"] in (R.COMPLETED, R.CANCELLED) else 1

@@ -61,13 +61,16 @@ class SasSigner:
                                 expiry=expiry, start=datetime.now(timezone.utc) - SKEW, **self._signing(expiry))
         return f"{self.store.url}/{quote(key)}?{sas}"
 
-    def container_url(self, *, expiry: datetime, permission: str) -> str:
+    def container_url(self, *, expiry: datetime, permission: str, container: str | None = None) -> str:
+        """A container SAS URL: the store's container, or another container of the same account (the
+        datastore, mounted read-only on the nodes)."""
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
-        sas = generate_container_sas(self.account, self.container,
+        name = container or self.container
+        sas = generate_container_sas(self.account, name,
                                      permission=ContainerSasPermissions.from_string(permission), expiry=expiry,
                                      start=datetime.now(timezone.utc) - SKEW, **self._signing(expiry))
-        return f"{self.store.url}?{sas}"
+        return f"{self.store.url.rsplit('/', 1)[0]}/{name}?{sas}"
 
 
 def expiry_after(duration: timedelta, margin: timedelta = timedelta(hours=1)) -> datetime:

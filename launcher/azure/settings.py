@@ -8,15 +8,23 @@
     vm_size = "Standard_D2s_v3"
     image = { publisher = "canonical", offer = "0001-com-ubuntu-server-jammy", sku = "22_04-lts" }
     node_agent_sku = "batch.node.ubuntu 22.04"
-    setup = ["python3 -m pip install --user pyyaml jsonschema fastjsonschema rich azure-storage-blob"]
+    requirements = "requirements.txt"                 # installed by the node's start task into a venv
+    setup = ["apt-get install -y --no-install-recommends libgl1"]   # extra commands, run as root before that
     max_wall_clock = "12h"
     max_retries = 2
     price_per_node_hour = { dedicated = 0.096, spot = 0.019 }
 
-Any string value may be "${NAME}" (or "$NAME"): it is read from the environment, so endpoints and identities
-need not be in the repo. Secrets never are: Shared Key (tests only) names the *variable* holding the key.
-LAUNCHER_<TARGET>_BATCH_ENDPOINT and LAUNCHER_<TARGET>_STORAGE_ACCOUNT_URL (target name upper-cased, '-' -> '_')
-override the two endpoints whatever the file says.
+A string value may be "${NAME}" (or "$NAME"): it is read from the environment, so endpoints and identities
+need not be in the repo. Only non-secret names expand (ENV_ALLOWED, plus the target's `env_allow`), and a name
+that looks like a credential (TOKEN, SECRET, KEY, PASSWORD, ...; ACTIONS_*, GITHUB_*) never does: a setting
+ends up in batch.json and in task definitions, which many can read. Secrets never are in the config: Shared Key
+(tests only) names the *variable* holding the key.
+
+Trusted pins (the launch job sets them from repository variables, not from the checked-out pyproject.toml):
+LAUNCHER_<TARGET>_BATCH_ENDPOINT, _STORAGE_ACCOUNT_URL, _CONTAINER and _AUTH (target name upper-cased,
+'-' -> '_') replace those settings whatever the file says, and LAUNCHER_MAX_WALL_CLOCK is an upper bound of
+max_wall_clock. With Entra ID auth, max_wall_clock (+1 h margin) must fit in the 7 days a user delegation key
+can live.
 """
 
 from __future__ import annotations
@@ -38,10 +46,22 @@ DEFAULT_ENV = {"batch_endpoint": "AZURE_BATCH_ENDPOINT", "storage_account_url": 
 KEYS = ("backend", "description", "batch_endpoint", "batch_account", "storage_account_url", "container", "vm_size",
         "image", "image_id", "node_agent_sku", "setup", "max_wall_clock", "max_retries", "price_per_node_hour",
         "auth", "batch_key_env", "storage_key_env", "python", "launcher_source", "submit_concurrency",
-        "mirror_interval", "pool_prefix")
+        "mirror_interval", "pool_prefix", "env_allow", "requirements", "datastore")
 #: Settings that LAUNCHER_<TARGET>_<KEY> (override_env) replaces, whatever pyproject.toml says: a workflow pins
 #: where its credential goes from trusted configuration, not from the checked-out (possibly PR) pyproject.toml.
-PINNABLE = ("batch_endpoint", "storage_account_url")
+PINNABLE = ("batch_endpoint", "storage_account_url", "container", "auth")
+#: A trusted upper bound of max_wall_clock (e.g. "2d"), set by the launch workflow.
+MAX_WALL_CLOCK_ENV = "LAUNCHER_MAX_WALL_CLOCK"
+#: Names that "${NAME}" may expand without the target's env_allow: endpoints and identities, none of them secret.
+ENV_ALLOWED = ("AZURE_BATCH_ENDPOINT", "AZURE_BATCH_ACCOUNT", "AZURE_STORAGE_ACCOUNT_URL", "AZURE_STORAGE_ACCOUNT",
+               "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP")
+#: Names that never expand, whatever env_allow says: they hold (or look like they hold) credentials.
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|KEY|CREDENTIAL|SAS|CONNECTION|CERT|PRIVATE|SIG|AUTH|COOKIE"
+                          r"|^ACTIONS_|^GITHUB_|^RUNNER_", re.IGNORECASE)
+#: Microsoft: a user delegation key is valid for at most 7 days from the request
+#: (learn.microsoft.com/rest/api/storageservices/get-user-delegation-key), and every SAS it signs with it.
+USER_DELEGATION_MAX = timedelta(days=7)
+SAS_MARGIN = timedelta(hours=1)
 _IMAGE_KEYS = ("publisher", "offer", "sku", "version")
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$|^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -73,6 +93,13 @@ class AzureSettings:
     submit_concurrency: int = 8
     mirror_interval: float = 3.0
     pool_prefix: str = "launcher"
+    #: the project's requirements for the node's venv: a file relative to the project root, or a list of lines
+    requirements: object = "requirements.txt"
+    #: True: the start task builds the launcher's venv and tasks use it (python not set); False: `python` is an
+    #: interpreter that has the launcher's packages already (a custom image)
+    node_venv: bool = True
+    #: {"container": ..., "prefix": ...}: mounted on every node; $datastore / XT_DATA_DIR point into it
+    datastore: dict | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -99,14 +126,31 @@ def parse_duration(value) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def expand_env(value, env=None):
-    """'${NAME}' / '$NAME' -> the variable's value (None when unset); anything else unchanged."""
+def env_ref(value) -> str | None:
+    """The NAME of a '${NAME}' / '$NAME' value, else None."""
     if not isinstance(value, str):
-        return value
+        return None
     m = _ENV_REF.match(value.strip())
-    if not m:
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def env_refusal(name: str, allowed=ENV_ALLOWED) -> str | None:
+    """Why '${name}' may not expand (None when it may)."""
+    if _SECRET_NAME.search(name):
+        return (f"${name} looks like a credential and is never expanded (a setting is written to batch.json and to "
+                "every task definition)")
+    if name not in allowed:
+        return f"${name} is not on the list of variables a target may read"
+    return None
+
+
+def expand_env(value, env=None):
+    """'${NAME}' / '$NAME' -> the variable's value (None when unset); anything else unchanged. No allow-list
+    here: load_settings checks each name first (env_refusal)."""
+    name = env_ref(value)
+    if name is None:
         return value
-    return (env if env is not None else os.environ).get(m.group(1) or m.group(2)) or None  # empty = unset
+    return (env if env is not None else os.environ).get(name) or None  # empty = unset
 
 
 def override_env(target_name: str, key: str) -> str:
@@ -128,7 +172,7 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
     """AzureSettings of a config Target, or one LauncherError listing every problem and how to fix it."""
     env = os.environ if env is None else env
     raw = dict(target.settings)
-    file = str(getattr(config, "file", None) or "pyproject.toml")
+    file = str(getattr(target, "file", "") or getattr(config, "file", None) or "pyproject.toml")
     line = getattr(target, "line", 0)
     problems: list[Diagnostic] = []
     table = f"[tool.launcher.targets.{target.name}]"
@@ -142,6 +186,24 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
             bad(key, f"unknown azure-batch setting '{key}'",
                 did_you_mean(key, KEYS) or f"azure-batch targets take: {', '.join(KEYS)}")
 
+    allow = raw.get("env_allow", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", a)
+                                              for a in allow):
+        bad("env_allow", "env_allow must be a list of environment variable names",
+            'e.g. env_allow = ["MY_BATCH_ENDPOINT"]')
+        allow = []
+    allowed = (*ENV_ALLOWED, *allow)
+
+    def refuse_refs(key: str, value) -> bool:
+        """True (after reporting it) when value is a '$NAME' that may not be expanded."""
+        name = env_ref(value)
+        why = env_refusal(name, allowed) if name else None
+        if why:
+            bad(key, f"{key} = {value!r}: {why}",
+                f'write the value itself, or use one of {", ".join(ENV_ALLOWED)}'
+                + ("" if _SECRET_NAME.search(name) else f', or add "{name}" to env_allow in {table}'))
+        return bool(why)
+
     pinned_by: dict[str, str] = {}
     for key in PINNABLE:
         var = override_env(target.name, key)
@@ -150,10 +212,15 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
             raw[key] = pinned.strip()
             pinned_by[key] = f" (from {var})"
 
+    for key, value in list(raw.items()):
+        values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        if key != "env_allow" and key not in pinned_by and any([refuse_refs(key, v) for v in values]):
+            raw[key] = None if not isinstance(value, (dict, list)) else type(value)()
+
     def text(key: str, *, required: bool, hint: str, default: str = "") -> str:
         value = raw.get(key)
         from_env = DEFAULT_ENV.get(key)
-        if value is None and from_env:
+        if value is None and from_env and key not in pinned_by:
             value = f"${{{from_env}}}"
         if value is None:
             if required:
@@ -212,7 +279,8 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
         setup = [setup]
     if not isinstance(setup, list) or not all(isinstance(s, str) and s.strip() for s in setup):
         bad("setup", "setup must be a list of shell commands run once per node",
-            'e.g. setup = ["python3 -m pip install --user -r requirements.txt"]')
+            'e.g. setup = ["apt-get install -y --no-install-recommends libgl1"] (the requirements are installed '
+            'into the node\'s venv by `requirements`)')
         setup = []
     try:
         wall = parse_duration(raw.get("max_wall_clock", "24h"))
@@ -220,6 +288,18 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
         bad("max_wall_clock", f"max_wall_clock {raw.get('max_wall_clock')!r} is not a duration",
             'e.g. max_wall_clock = "12h" (s, m, h or d; a bare number is minutes)')
         wall = timedelta(hours=24)
+    bound_text = env.get(MAX_WALL_CLOCK_ENV, "").strip()
+    if bound_text:
+        try:
+            bound = parse_duration(bound_text)
+        except ValueError:
+            bad("max_wall_clock", f"{MAX_WALL_CLOCK_ENV}={bound_text!r} is not a duration",
+                "the launch workflow sets it: e.g. 2d, 36h")
+        else:
+            if wall > bound:
+                bad("max_wall_clock", f"max_wall_clock {_human(wall)} is above the bound {_human(bound)} that the "
+                    f"trusted configuration sets ({MAX_WALL_CLOCK_ENV})",
+                    f"lower max_wall_clock to {_human(bound)} or less, or raise the bound in the workflow")
     retries = raw.get("max_retries", 2)
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < -1:
         bad("max_retries", f"max_retries must be a whole number ≥ 0 (or -1: unlimited), not {retries!r}",
@@ -238,9 +318,13 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
                 "e.g. price_per_node_hour = { dedicated = 0.096, spot = 0.019 } (in your currency per node-hour)")
     auth = raw.get("auth", "auto")
     if auth not in AUTH_MODES:
-        bad("auth", f"auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}",
+        bad("auth", f"auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}{pinned_by.get('auth', '')}",
             did_you_mean(str(auth), AUTH_MODES) or 'e.g. auth = "auto"')
         auth = "auto"
+    if auth != "shared-key" and wall + SAS_MARGIN > USER_DELEGATION_MAX:
+        bad("max_wall_clock", f"max_wall_clock {_human(wall)} is too long for Entra ID auth: the tasks' SAS "
+            f"(a user delegation SAS, valid for the wall clock + {_human(SAS_MARGIN)}) can live at most 7 days",
+            f"use max_wall_clock = \"{_human(USER_DELEGATION_MAX - SAS_MARGIN)}\" or less, and split longer work")
     batch_key_env = raw.get("batch_key_env", "")
     storage_key_env = raw.get("storage_key_env", "")
     if auth == "shared-key":
@@ -267,6 +351,27 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
     if not isinstance(prefix, str) or not re.match(r"^[A-Za-z0-9_-]{1,12}$", prefix):
         bad("pool_prefix", "pool_prefix must be 1-12 letters, digits, '-' or '_'", 'e.g. pool_prefix = "launcher"')
         prefix = "launcher"
+    requirements = raw.get("requirements", "requirements.txt")
+    if not (isinstance(requirements, str) and requirements.strip() and not requirements.startswith("/")
+            and ".." not in requirements.split("/")) and not (
+            isinstance(requirements, list) and all(isinstance(r, str) and r.strip() and "\n" not in r
+                                                   for r in requirements)):
+        bad("requirements", "requirements must be a file inside the project or a list of requirement lines",
+            'e.g. requirements = "requirements.txt" or requirements = ["numpy==1.26.4"]')
+        requirements = "requirements.txt"
+    datastore = raw.get("datastore")
+    if datastore is not None:
+        if isinstance(datastore, str):
+            container_name, _, prefix = datastore.partition("/")
+            datastore = {"container": container_name, "prefix": prefix}
+        if (not isinstance(datastore, dict) or set(datastore) - {"container", "prefix"}
+                or not _CONTAINER_RE.match(str(datastore.get("container", "")))
+                or not isinstance(datastore.get("prefix", ""), str) or ".." in datastore.get("prefix", "").split("/")):
+            bad("datastore", "datastore must name a blob container, optionally with a prefix",
+                'e.g. datastore = "datasets" or datastore = { container = "datasets", prefix = "rl/" }')
+            datastore = None
+        else:
+            datastore = {"container": datastore["container"], "prefix": datastore.get("prefix", "").strip("/")}
     batch_account = text("batch_account", required=False, hint="", default="")
     if problems:
         raise LauncherError(
@@ -280,7 +385,36 @@ def load_settings(target, config=None, env=None) -> AzureSettings:
         container=container, vm_size=vm_size, image=image, node_agent_sku=node_agent_sku, setup=tuple(setup),
         max_wall_clock=wall, max_retries=retries, price_dedicated=price_d, price_spot=price_s, auth=auth,
         batch_key_env=batch_key_env or "", storage_key_env=storage_key_env or "", python=python,
-        launcher_source=source, submit_concurrency=conc, mirror_interval=float(mirror), pool_prefix=prefix)
+        launcher_source=source, submit_concurrency=conc, mirror_interval=float(mirror), pool_prefix=prefix,
+        requirements=requirements, node_venv="python" not in raw and source == "bundle", datastore=datastore)
+
+
+#: Azure VM size names carry their vCPU count: [Family][Sub-family][# of vCPUs][-Constrained vCPUs][features]
+#: (learn.microsoft.com/azure/virtual-machines/vm-naming-conventions), e.g. Standard_D2s_v3 -> 2,
+#: Standard_E64-16s_v3 -> 16, Standard_NC24ads_A100_v4 -> 24.
+_VM_NAME = re.compile(r"^(?:Standard|Basic)_[A-Za-z]+?(\d+)(?:-(\d+))?", re.IGNORECASE)
+MAX_TASK_SLOTS = 256
+
+
+def vm_vcpus(vm_size: str) -> int | None:
+    m = _VM_NAME.match(vm_size or "")
+    if not m:
+        return None
+    return int(m.group(2) or m.group(1)) or None
+
+
+def max_task_slots(vm_size: str) -> int | None:
+    """Batch's taskSlotsPerNode limit for the size: min(4 x vCPUs, 256) (Batch REST API, Pool - Add)."""
+    vcpus = vm_vcpus(vm_size)
+    return None if vcpus is None else min(4 * vcpus, MAX_TASK_SLOTS)
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def estimate_cost(settings: AzureSettings, *, compute_nodes: int, low_priority: bool,

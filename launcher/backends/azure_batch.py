@@ -37,6 +37,8 @@ from launcher.jobs.plan import JobPlan
 
 SERVICE = "Azure Batch"
 CODE_FILE = "code.zip"
+#: relativeMountPath of the datastore container under $AZ_BATCH_NODE_MOUNTS_DIR
+DATASTORE_MOUNT = "datastore"
 #: seconds between two looks at Batch for one job's status (launch --follow polls 4 times a second)
 OBSERVE_EVERY = 5.0
 _ID_BAD = re.compile(r"[^A-Za-z0-9_-]")
@@ -135,6 +137,7 @@ class AzureBatchBackend(Backend):
         self.store.write_json(batch_key(plan.job), info)
         expiry = expiry_after(s.max_wall_clock)
         signer = SasSigner(self.store)
+        self._hashes = self._submitted_hashes(plan.job)
         try:
             resources = [("code", signer.blob_url(plan.code_key, expiry=expiry), CODE_FILE)]
             if s.launcher_source == "bundle":
@@ -142,8 +145,13 @@ class AzureBatchBackend(Backend):
 
                 key, _sent = upload_bundle(self.store)
                 resources.append(("bundle", signer.blob_url(key, expiry=expiry), key.split("/")[-1]))
+                self._hashes["bundle"] = key.split("launcher-", 1)[1].removesuffix(".pyz")
             agent_url = signer.container_url(expiry=expiry, permission="racw")
             output_url = signer.container_url(expiry=expiry, permission="cw")
+            self._node = self._node_files(signer, expiry)
+            self._datastore_sas = (signer.container_url(expiry=expiry, permission="rl",
+                                                        container=s.datastore["container"]).split("?", 1)[1]
+                                   if s.datastore else None)
         except LauncherError:
             raise
         except Exception as exc:  # noqa: BLE001 - SDK errors of the SAS step (user delegation key)
@@ -152,6 +160,7 @@ class AzureBatchBackend(Backend):
             raise to_launcher_error(exc, service="Azure Blob Storage", where=self.store.url,
                                     doing="signing SAS URLs for the tasks") from None
         self._create_job(job_id, plan, record, opts)
+        self._refuse_if_pool_failed(job_id)
         try:
             tasks = [self._task(plan, child.name, resources, agent_url, output_url) for child in plan.children]
             self._add_tasks(job_id, tasks)
@@ -172,7 +181,45 @@ class AzureBatchBackend(Backend):
                 pass
             if isinstance(exc, LauncherError) or not isinstance(exc, Exception):
                 raise
+            from launcher.azure.errors import error_code
+
+            if error_code(exc) == "JobCompleted":  # the auto pool failed while the tasks were being added
+                failed = getattr(self, "_pool_failure", None)
+                if failed:
+                    raise failed from None
             raise _launcher_error(exc, s, f"adding the tasks of {job_id}") from None
+
+    def _node_files(self, signer, expiry):
+        """The node setup (launcher/azure/node_setup.py) and its requirement files as resource files: uploaded
+        content-addressed, each with a read SAS on that one blob. None when `python` names a ready interpreter."""
+        s = self.settings
+        if not s.node_venv:
+            return None
+        import hashlib
+
+        from launcher.azure.node_setup import node_setup, project_requirements
+
+        project_dir = getattr(self.config, "project_dir", None) or "."
+        setup = node_setup(s.setup, project_requirements(project_dir, s.requirements))
+        resources = []
+        for name, data in setup.files:
+            key = f"code/node-{hashlib.sha256(data).hexdigest()}.txt"
+            self.store.put_if_absent(key, data)
+            resources.append((name, signer.blob_url(key, expiry=expiry)))
+        return setup, resources
+
+    def _submitted_hashes(self, job: str) -> dict:
+        """sha256 of the plan and the launched runspec as they are in the store now: the tasks' command lines
+        carry them, and the agent runs nothing that differs (nothing a job's code wrote is trusted)."""
+        import hashlib
+
+        out = {}
+        for name in ("plan.json", "launched_job_spec.yaml"):
+            data = self.store.read_bytes(R.job_key(job, name))
+            if data is None:
+                raise LauncherError(f"{job} has no {name} in the store", hint="launch it again")
+            out[name] = hashlib.sha256(data).hexdigest()
+        return out
 
     def _create_job(self, job_id: str, plan: JobPlan, record: dict, opts: dict) -> None:
         from azure.batch import models as bm
@@ -184,18 +231,32 @@ class AzureBatchBackend(Backend):
         nodes = plan.compute_nodes
         vm = bm.VirtualMachineConfiguration(image_reference=bm.BatchVmImageReference(**s.image),
                                             node_agent_sku_id=s.node_agent_sku)
+        admin = bm.UserIdentity(auto_user=bm.AutoUserSpecification(scope=bm.AutoUserScope.POOL,
+                                                                    elevation_level=bm.ElevationLevel.ADMIN))
         start_task = None
-        if s.setup:
+        node = getattr(self, "_node", None)
+        if node:
+            setup, files = node
+            # The venv the tasks use: once per node, named by the hash of what goes into it (node_setup.py).
+            start_task = bm.BatchStartTask(
+                command_line=setup.command_line, wait_for_success=True, max_task_retry_count=2, user_identity=admin,
+                resource_files=[bm.ResourceFile(http_url=url, file_path=name) for name, url in files])
+        elif s.setup:
             # The project's own setup commands (from pyproject.toml, never from a runspec) need a shell.
             start_task = bm.BatchStartTask(
-                command_line="/bin/bash -c " + shlex.quote(" && ".join(s.setup)), wait_for_success=True,
-                max_task_retry_count=1, user_identity=bm.UserIdentity(auto_user=bm.AutoUserSpecification(
-                    scope=bm.AutoUserScope.POOL, elevation_level=bm.ElevationLevel.ADMIN)))
+                command_line="/bin/sh -c " + shlex.quote(" && ".join(s.setup)), wait_for_success=True,
+                max_task_retry_count=1, user_identity=admin)
+        mounts = None
+        if s.datastore and getattr(self, "_datastore_sas", None):
+            # The datastore container, mounted by Batch (blobfuse) at $AZ_BATCH_NODE_MOUNTS_DIR/datastore.
+            mounts = [bm.MountConfiguration(azure_blob_file_system_configuration=bm.AzureBlobFileSystemConfiguration(
+                account_name=s.storage_account, container_name=s.datastore["container"],
+                relative_mount_path=DATASTORE_MOUNT, sas_key=self._datastore_sas, blobfuse_options="-o ro"))]
         pool = bm.BatchPoolSpecification(
             vm_size=s.vm_size, virtual_machine_configuration=vm,
             target_dedicated_nodes=0 if opts["low_priority"] else nodes,
             target_low_priority_nodes=nodes if opts["low_priority"] else 0,
-            task_slots_per_node=plan.runs_per_node, start_task=start_task)
+            task_slots_per_node=plan.runs_per_node, start_task=start_task, mount_configuration=mounts)
         pool_info = bm.BatchPoolInfo(auto_pool_specification=bm.BatchAutoPoolSpecification(
             pool_lifetime_option=bm.BatchPoolLifetimeOption.JOB, keep_alive=opts["hold"],
             auto_pool_id_prefix=s.pool_prefix, pool=pool))
@@ -223,6 +284,22 @@ class AzureBatchBackend(Backend):
         except Exception as exc:  # noqa: BLE001 - auth, network
             raise _launcher_error(exc, s, f"creating the Batch job {job_id}") from None
 
+    def _refuse_if_pool_failed(self, job_id: str) -> None:
+        """Batch completes a job whose auto pool it could not create (PoolInformation.autoPoolSpecification: "the
+        Batch service moves the Job to a completed state, and the Pool creation error is set in the Job's
+        scheduling error property"): say so and launch nothing, instead of adding tasks to a completed job."""
+        try:
+            job = self.client.get_job(job_id)
+        except Exception:  # noqa: BLE001 - the task submission reports what is wrong with the job
+            return
+        sched = getattr(job.execution_info, "scheduling_error", None)
+        if sched is None or not sched.code:
+            return
+        error = pool_failure_error(job_id, sched.code, getattr(sched, "message", "") or "")
+        self._pool_failure = error
+        if _s(job.state) == "completed":
+            raise error
+
     def _is_ours(self, job_id: str, job: str) -> bool:
         try:
             existing = self.client.get_job(job_id)
@@ -248,19 +325,32 @@ class AzureBatchBackend(Backend):
     def _task(self, plan: JobPlan, run: str, resources, agent_url: str, output_url: str):
         from azure.batch import models as bm
 
-        from launcher.azure.node_agent import CODE_ENV, STORE_ENV
+        from launcher.azure.node_agent import CODE_ENV, DATASTORE_ENV, STORE_ENV
 
         s = self.settings
-        args = ["--mirror-interval", f"{s.mirror_interval:g}", plan.job, run]
+        hashes = getattr(self, "_hashes", {})
+        args = ["--mirror-interval", f"{s.mirror_interval:g}"]
+        if hashes:
+            args += ["--plan-sha256", hashes["plan.json"], "--spec-sha256", hashes["launched_job_spec.yaml"]]
+        args += [plan.job, run]
         if s.launcher_source == "bundle":
-            argv = [s.python, next(name for kind, _u, name in resources if kind == "bundle"), *args]
+            from launcher.azure.bundle import bundle_argv
+
+            pyz = next(name for kind, _u, name in resources if kind == "bundle")
+            node = getattr(self, "_node", None)
+            if node:
+                argv = node[0].python_argv(bundle_argv("python", pyz, hashes["bundle"], args)[1:])
+            else:
+                argv = bundle_argv(s.python, pyz, hashes["bundle"], args)
         else:
             argv = [s.python, "-m", "launcher.azure.node_agent", *args]
         return bm.BatchTaskCreateOptions(
             id=task_id(run), command_line=shlex.join(argv),
             resource_files=[bm.ResourceFile(http_url=url, file_path=name) for _kind, url, name in resources],
             environment_settings=[bm.EnvironmentSetting(name=STORE_ENV, value=agent_url),
-                                  bm.EnvironmentSetting(name=CODE_ENV, value=CODE_FILE)],
+                                  bm.EnvironmentSetting(name=CODE_ENV, value=CODE_FILE)]
+            + ([bm.EnvironmentSetting(name=DATASTORE_ENV, value="/".join(
+                filter(None, (DATASTORE_MOUNT, s.datastore["prefix"]))))] if s.datastore else []),
             output_files=[bm.OutputFile(
                 file_pattern="../std*.txt",
                 destination=bm.OutputFileDestination(container=bm.OutputFileBlobContainerDestination(
@@ -292,13 +382,33 @@ class AzureBatchBackend(Backend):
         raise LauncherError(f"{len(tasks)} tasks of {job_id} could not be added to Batch",
                             hint="the Batch service did not take them after 3 attempts; nothing was launched")
 
+    def preflight(self, *, compute_nodes: int, runs_per_node: int, low_priority: bool) -> None:
+        from launcher.azure.settings import MAX_TASK_SLOTS, max_task_slots, vm_vcpus
+
+        s = self.settings
+        limit = max_task_slots(s.vm_size)
+        if limit is None:
+            limit = MAX_TASK_SLOTS
+        if runs_per_node > limit:
+            vcpus = vm_vcpus(s.vm_size)
+            raise LauncherError(
+                f"runs_per_node {runs_per_node} is more than Batch allows on {s.vm_size}: at most {limit} task slots "
+                + (f"per node (4 × {vcpus} vCPUs)" if vcpus and limit < MAX_TASK_SLOTS else "per node"),
+                hint=f"set job_launcher.runs_per_node to {limit} or less, or pick a bigger vm_size for target "
+                     f"'{s.target}'; nothing was launched")
+
     def cost_estimate(self, *, compute_nodes: int, low_priority: bool) -> dict | None:
         from launcher.azure.settings import estimate_cost
 
         return estimate_cost(self.settings, compute_nodes=compute_nodes, low_priority=low_priority)
 
+    def discard(self, plan: JobPlan) -> None:
+        """A refused job: its jobs/<job>/ records and the parents' records (the only run records record_queued
+        wrote; nothing ran, so no child has one)."""
+        self._delete_keys(self.store.list(f"jobs/{plan.job}/") + [R.run_key(run) for run in plan.parents])
+
     def _delete_keys(self, keys: list[str]) -> None:
-        """One request per blob: in parallel, as record_queued wrote them."""
+        """One request per blob: in parallel."""
         from concurrent.futures import ThreadPoolExecutor
 
         if len(keys) < 4:
@@ -403,16 +513,30 @@ class AzureBatchBackend(Backend):
             raise _launcher_error(exc, self.settings, "listing pools") from None
 
     def record_queued(self, plan: JobPlan) -> None:
-        """The queued run records of every parent and child, uploaded in parallel (10,000 runs are one
-        HTTP request each)."""
+        """The queued records of the parent runs only (one per node): a child's record is implied by the plan
+        until its agent starts it (jobs.status reads a missing child as queued), so a 10,000-run launch uploads
+        a few dozen small blobs before submitting instead of 10,050."""
         import json
 
-        encoded = [(k, (json.dumps(v, indent=2, sort_keys=True) + "\n").encode()) for k, v in queued_records(plan)]
+        encoded = [(k, (json.dumps(v, indent=2, sort_keys=True) + "\n").encode()) for k, v in queued_records(plan)
+                   if v.get("parent") is None]
         if hasattr(self.store, "write_many"):
             self.store.write_many(encoded, label="recording runs")
         else:
             for key, data in encoded:
                 self.store.write_bytes(key, data)
+
+
+def pool_failure_error(job_id: str, code: str, message: str) -> LauncherError:
+    from launcher.azure.errors import QUOTA_CODES, redact
+
+    quota = code in QUOTA_CODES or "Quota" in code
+    hint = ("the account has no cores left for this VM family: ask for a higher dedicated or Spot core quota "
+            "(Azure portal: Batch account > Quotas), use fewer compute_nodes, or low_priority: true; "
+            "`launcher check TARGET` shows what else is wrong" if quota else
+            "fix the pool settings of the target (vm_size, image, node_agent_sku); nothing ran")
+    return LauncherError(f"Batch could not create the auto pool of {job_id}: {code}: {redact(message)[:300]}",
+                         hint=hint)
 
 
 class BatchObserver:
@@ -429,6 +553,9 @@ class BatchObserver:
         self.settings, self.store = settings, store
         self._seen: dict[str, tuple[float, dict]] = {}
         self._lock = threading.Lock()
+        self._plans: dict[str, dict] = {}
+        self._failed_seen: dict[str, int] = {}
+        self._jobs_by_batch_id: dict[str, str] = {}
 
     @cached_property
     def client(self):
@@ -460,6 +587,7 @@ class BatchObserver:
         from azure.core.exceptions import ResourceNotFoundError
 
         job_id = info["batch_job_id"]
+        self._jobs_by_batch_id[job_id] = job
         batch = {"job": job_id, "pool": info.get("pool_id"), "hold": bool(info.get("hold"))}
         if info.get("estimate"):
             batch["estimate"] = info["estimate"]
@@ -489,11 +617,30 @@ class BatchObserver:
                 batch["pool_state"] = _s(pool.state)
             except ResourceNotFoundError:
                 batch["pool_state"] = "deleted"
-        if waiting_code:
+        if waiting_code and batch["state"] == "completed":
+            # The auto pool was never created and Batch completed the job: its runs will never start.
+            batch["pool_error"] = waiting_code
+            detail = getattr(sched, "message", "") or ""
+            self._fail_unstarted(job_id, f"the auto pool could not be created: {waiting_code}"
+                                         + (f": {detail}" if detail else ""))
+        elif waiting_code:
             from launcher.azure.errors import QUOTA_CODES
 
             kind = "quota" if waiting_code in QUOTA_CODES or "Quota" in waiting_code else "nodes"
             extra["waiting"] = f"waiting: {kind} ({waiting_code})"
+        if pool_id and batch.get("pool_state") not in (None, "deleted") and batch["state"] != "completed":
+            unusable = self._start_task_failures(pool_id)
+            if unusable:
+                batch["start_task_failed"] = unusable
+                total = (batch.get("nodes") or {})
+                usable = (total.get("dedicated") or 0) + (total.get("spot") or 0) - len(unusable)
+                if usable <= 0:
+                    # Batch schedules nothing to a startTaskFailed node: no run can ever start, and the nodes
+                    # bill until max_wall_clock. Say it instead of showing "queued".
+                    self._fail_unstarted(job_id, f"the start task failed on every node ({unusable[0]['error']}); "
+                                                 "fix `setup`/`requirements` of the target")
+                    extra["note"] = (f"the start task failed on all {len(unusable)} node(s) of pool {pool_id}; the "
+                                     f"Batch job still holds them: `launcher cancel {job}` stops it")
         self._reconcile_runs(job_id)
         if batch["state"] == "completed" and info.get("state") != "completed":
             info.update(state="completed", pool_id=pool_id)
@@ -503,17 +650,60 @@ class BatchObserver:
                              f"`launcher pool delete {job}`")
         return extra
 
-    def _reconcile_runs(self, job_id: str) -> None:
-        for task in self.client.list_tasks(job_id, select=["id", "state", "executionInfo"]):
-            state = _s(task.state)
+    def _start_task_failures(self, pool_id: str) -> list[dict]:
+        """Nodes in startTaskFailed (the start task failed every attempt: Batch schedules nothing to them), each
+        with its exit code and failure message. Read with one filtered list call."""
+        out = []
+        try:
+            nodes = self.client.list_nodes(pool_id, filter="state eq 'starttaskfailed'",
+                                           select=["id", "state", "startTaskInfo"])
+            for node in nodes:
+                info = node.start_task_info
+                failure = getattr(info, "failure_info", None)
+                error = (f"exit code {getattr(info, 'exit_code', None)}"
+                         + (f", {failure.code}: {failure.message}" if failure is not None else ""))
+                out.append({"node": node.id, "error": error})
+        except Exception:  # noqa: BLE001 - node states are a diagnosis, not the job's truth
+            return []
+        return out
+
+    def _record(self, job: str, run: str) -> dict | None:
+        rec = self.store.read_json(R.run_key(run))
+        if rec is None:  # not started: implied by the plan
+            from launcher.backends.base import implied_child_record
+
+            if job not in self._plans:
+                self._plans[job] = self.store.read_json(R.job_key(job, "plan.json")) or {}
+            rec = implied_child_record(self._plans[job], run)
+        return rec
+
+    def _fail_unstarted(self, job_id: str, message: str) -> None:
+        job = self._job_of(job_id)
+        for task in self.client.list_tasks(job_id, filter="state ne 'completed'", select=["id", "state"]):
             run = run_of_task(task.id)
-            if state not in ("completed", "active"):
-                continue
-            rec = self.store.read_json(R.run_key(run))
-            if not rec:
-                continue
-            ex = task.execution_info
-            if state == "completed" and rec.get("status") in (R.QUEUED, R.RUNNING):
+            rec = self._record(job, run)
+            if rec and rec.get("status") == R.QUEUED:
+                rec.update(status=R.FAILED, ended=R.now_iso(), error=f"Batch: {message}")
+                self.store.write_json(R.run_key(run), rec)
+
+    def _job_of(self, job_id: str) -> str:
+        return self._jobs_by_batch_id.get(job_id, job_id)
+
+    def _reconcile_runs(self, job_id: str) -> None:
+        """Batch's view of failed and requeued tasks folded into the run records, at a cost that does not grow
+        with the job: one get_job_task_counts per look, and a filtered list only when the number of failed tasks
+        changed (learn.microsoft.com/azure/batch/batch-efficient-list-queries: filter and select, never list
+        everything), plus one filtered list of requeued tasks while tasks are active."""
+        job = self._job_of(job_id)
+        counts = self.client.get_job_task_counts(job_id).task_counts
+        if counts.failed != self._failed_seen.get(job_id, 0):
+            for task in self.client.list_tasks(job_id, filter="executionInfo/result eq 'failure'",
+                                               select=["id", "state", "executionInfo"]):
+                run = run_of_task(task.id)
+                rec = self._record(job, run)
+                ex = task.execution_info
+                if not rec or _s(task.state) != "completed" or rec.get("status") not in (R.QUEUED, R.RUNNING):
+                    continue
                 failure = getattr(ex, "failure_info", None)
                 if failure is None and rec.get("status") == R.RUNNING:
                     continue  # the agent's last write is on its way
@@ -521,9 +711,15 @@ class BatchObserver:
                 rec.update(status=R.FAILED, ended=R.now_iso(), exit_code=getattr(ex, "exit_code", None),
                            error=f"Batch: {msg}")
                 self.store.write_json(R.run_key(run), rec)
-            elif state == "active" and rec.get("status") == R.LOST:
-                rec.update(status=R.QUEUED, ended=None, error="", previous_error="requeued by Batch")
-                self.store.write_json(R.run_key(run), rec)
+            self._failed_seen[job_id] = counts.failed
+        if counts.active:
+            for task in self.client.list_tasks(job_id, filter="state eq 'active' and executionInfo/requeueCount gt 0",
+                                               select=["id", "state"]):
+                run = run_of_task(task.id)
+                rec = self.store.read_json(R.run_key(run))
+                if rec and rec.get("status") == R.LOST:
+                    rec.update(status=R.QUEUED, ended=None, error="", previous_error="requeued by Batch")
+                    self.store.write_json(R.run_key(run), rec)
 
 
 def _s(value) -> str:

@@ -53,6 +53,9 @@ class Backend(ABC):
         mark_unfinished(self.store, job, R.CANCELLED, "cancelled by `launcher cancel`")
         return [n for n in live if (self.store.read_json(R.run_key(n)) or {}).get("status") == R.CANCELLED]
 
+    def preflight(self, *, compute_nodes: int, runs_per_node: int, low_priority: bool) -> None:
+        """Refuse (LauncherError) what the backend would refuse after submission; nothing is written yet."""
+
     def cost_estimate(self, *, compute_nodes: int, low_priority: bool) -> dict | None:
         """An upper bound of what the job's nodes may cost, or None when the target has no prices."""
         return None
@@ -101,3 +104,14 @@ def queued_records(plan: JobPlan) -> list[tuple[str, dict]]:
             run=child.name, job=plan.job, workspace=plan.workspace, parent=child.parent, index=child.index,
             node=f"node{child.node}", hparams=child.hparams, seed=child.seed)))
     return items
+
+
+def implied_child_record(plan: dict, run: str) -> dict | None:
+    """The queued run.json of a child run that has no record yet: a backend may leave children's records to be
+    implied by the plan until a run starts (10,000 queued records are 10,000 uploads before anything runs)."""
+    child = next((c for c in (plan or {}).get("children", []) if c.get("name") == run), None)
+    if child is None:
+        return None
+    return R.new_run_record(run=run, job=plan["job"], workspace=plan.get("workspace", ""), parent=child["parent"],
+                            index=child["index"], node=f"node{child['node']}", hparams=child.get("hparams") or {},
+                            seed=child.get("seed"))

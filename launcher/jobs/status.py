@@ -48,8 +48,15 @@ def read_runs(store, job: str, *, reconcile_lost: bool = True) -> list[dict]:
 def mark_unfinished(store, job: str, status: str, reason: str) -> list[str]:
     """Give every run that has not ended the final `status`; returns their names."""
     changed = []
+    plan = None
     for name in child_names(store, job):
         rec = store.read_json(R.run_key(name))
+        if rec is None:  # a child whose record is still implied by the plan (not started)
+            if plan is None:
+                plan = store.read_json(R.job_key(job, "plan.json")) or {}
+            from launcher.backends.base import implied_child_record
+
+            rec = implied_child_record(plan, name)
         if rec is None or rec.get("status") in R.FINAL_STATES:
             continue
         rec["status"] = status

@@ -145,7 +145,7 @@ class AzureBlobStore(Store):
         """Put data at key; returns the bytes sent (0 when if_absent and the blob exists already).
 
         progress: optional callable(bytes_done, bytes_total) for large uploads."""
-        from azure.core.exceptions import ResourceExistsError
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
         blob = self.blob(key)
         data = bytes(data)
@@ -155,17 +155,28 @@ class AzureBlobStore(Store):
         if progress is not None:
             kwargs["progress_hook"] = lambda done, total: progress(done, total or len(data))
 
+        def same_bytes() -> bool:
+            # A content-addressed blob that is there is reused only when it holds exactly these bytes: one that
+            # was changed after its upload (a poisoned bundle or snapshot) is replaced, never trusted.
+            try:
+                return blob.download_blob().readall() == data
+            except ResourceNotFoundError:
+                return False
+
         def put():
-            # A content-addressed blob that is there already is this one: a HEAD is cheaper than sending it
-            # all to be refused (If-None-Match still guards the race of two launches uploading it at once).
             if if_absent and blob.exists():
-                return 0
+                if same_bytes():
+                    return 0
+                blob.upload_blob(data, overwrite=True, **{k: v for k, v in kwargs.items() if k != "overwrite"})
+                return len(data)
             try:
                 blob.upload_blob(data, **kwargs)
-            except ResourceExistsError:  # if_absent: content-addressed, the blob that is there is this one
+            except ResourceExistsError:  # if_absent: another launch uploaded it at the same moment
                 if not if_absent:
                     raise
-                return 0
+                if same_bytes():
+                    return 0
+                blob.upload_blob(data, overwrite=True, **{k: v for k, v in kwargs.items() if k != "overwrite"})
             return len(data)
 
         return self._call(put, f"writing {key}")

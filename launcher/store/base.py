@@ -78,8 +78,10 @@ class Store(ABC):
         self.write_text(key, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
     def put_if_absent(self, key: str, data: bytes) -> int:
-        """Write a content-addressed object (same key, same bytes) unless it is there; returns the bytes sent."""
-        if self.exists(key):
+        """Write a content-addressed object (same key, same bytes) unless it is there with exactly these bytes;
+        returns the bytes sent. An existing object is read and compared before it is reused: one that was changed
+        after its upload (a poisoned bundle or snapshot) is replaced, never trusted."""
+        if self.exists(key) and self.read_bytes(key) == data:
             return 0
         self.write_bytes(key, data)
         return len(data)

@@ -24,6 +24,7 @@ workspace = "ws1"
 [tool.launcher.targets.azb-cpu]
 backend = "azure-batch"
 batch_endpoint = "${{TEST_BATCH_ENDPOINT}}"
+env_allow = ["TEST_BATCH_ENDPOINT"]
 batch_account = "{batch_account}"
 storage_account_url = "{storage_url}"
 container = "{container}"
@@ -33,7 +34,7 @@ storage_key_env = "TEST_STORAGE_KEY"
 vm_size = "Standard_D2s_v3"
 image = {{ publisher = "canonical", offer = "0001-com-ubuntu-server-jammy", sku = "22_04-lts" }}
 node_agent_sku = "batch.node.ubuntu 22.04"
-setup = ["python3 -m pip install --user pyyaml"]
+setup = ["echo node setup"]
 python = "{python}"
 max_wall_clock = "30m"
 max_retries = 2

@@ -48,10 +48,10 @@ def test_complete_settings_have_defaults_and_derived_accounts():
 
 def test_endpoints_come_from_the_environment_and_missing_ones_are_named():
     s = settings(env={"MY_BATCH": "https://a.b.batch.azure.com", "AZURE_STORAGE_ACCOUNT_URL": "https://s.blob.x"},
-                 batch_endpoint="${MY_BATCH}", storage_account_url=None)
+                 batch_endpoint="${MY_BATCH}", storage_account_url=None, env_allow=["MY_BATCH"])
     assert s.batch_endpoint == "https://a.b.batch.azure.com" and s.storage_account_url == "https://s.blob.x"
     with pytest.raises(LauncherError) as err:
-        settings(batch_endpoint="$MY_BATCH", storage_account_url=None)
+        settings(batch_endpoint="$MY_BATCH", storage_account_url=None, env_allow=["MY_BATCH"])
     msg = err.value.message
     assert "environment variable MY_BATCH, which is not set" in msg
     assert "AZURE_STORAGE_ACCOUNT_URL" in msg  # the default variable of a setting left out
@@ -187,7 +187,7 @@ def test_bundle_is_deterministic_and_holds_the_package(tmp_path):
     data, sha = build_bundle()
     build_bundle.cache_clear()
     again, sha2 = build_bundle()
-    assert data == again and sha == sha2 and bundle_key(sha) == f"code/launcher-{sha[:16]}.pyz"
+    assert data == again and sha == sha2 and bundle_key(sha) == f"code/launcher-{sha}.pyz"
     names = zipfile.ZipFile(BytesIO(data)).namelist()
     assert "__main__.py" in names and "launcher/agent.py" in names and "launcher/azure/node_agent.py" in names
     assert "launcher/components/processors/RL_Proc/RL_Proc.yaml" in names

@@ -160,24 +160,39 @@ def test_throttling_retried_create_and_interrupted_task_submission_end_in_one_cl
 def test_quota_keeps_the_job_waiting_and_status_and_ledger_say_so(project, batch_server):
     project.write("runspecs/tiny.yaml", tiny_runspec())
     project.write("runspecs/spot.yaml", tiny_runspec(low_priority="true", total_runs=1, per_node=1))
+    # Item 9: Batch completes a job whose auto pool it cannot create (before, the harness kept it active and the
+    # runs stayed queued for ever). The launch says so and launches nothing.
     batch_server.faults.scheduling_error("ws1-job1")  # AutoPoolCreationFailedWithQuotaReached
     batch_server.faults.resize_error(".*", "AccountLowPriorityCoreQuotaReached", max_low_priority=0)
-    project.cli("launch", "runspecs/tiny.yaml", "--detach", check=True)
+    refused = project.cli("launch", "runspecs/tiny.yaml", "--detach")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "Batch could not create the auto pool of ws1-job1: AutoPoolCreationFailedWithQuotaReached" in refused.stderr
+    assert "core quota" in refused.stderr and project.ledger_rows() == []
     project.cli("launch", "runspecs/spot.yaml", "--detach", check=True)
-    first = project.json("status", "job1")
-    assert first["status"] == "waiting: quota (AutoPoolCreationFailedWithQuotaReached)"
     second = project.json("status", "job2")
     assert second["status"] == "waiting: quota (AccountLowPriorityCoreQuotaReached)"
     assert second["batch"]["resize_errors"] == ["AccountLowPriorityCoreQuotaReached"]
-    text = project.cli("status", "job1", check=True).stdout
-    assert "waiting: quota (AutoPoolCreationFailedWithQuotaReached)" in text
+    text = project.cli("status", "job2", check=True).stdout
+    assert "waiting: quota (AccountLowPriorityCoreQuotaReached)" in text
     project.cli("ledger", "refresh", check=True)
     rows = project.ledger_rows()
-    assert any("| job1 |" in r and "waiting: quota (AutoPoolCreationFailedWithQuotaReached)" in r for r in rows)
     assert any("| job2 |" in r and "waiting: quota (AccountLowPriorityCoreQuotaReached)" in r for r in rows)
-    cancelled = project.json("cancel", "job1")
+    cancelled = project.json("cancel", "job2")
     assert cancelled["status"] == "cancelled"
-    assert batch_server.service.get_job("ws1-job1")["state"] == "completed"
+    assert batch_server.service.get_job("ws1-job2")["state"] == "completed"
+
+
+def test_an_auto_pool_that_fails_after_submission_fails_the_queued_runs(project, batch_server):
+    # Item 9, the other order: the pool is created asynchronously and fails after the tasks are in.
+    project.write("runspecs/tiny.yaml", tiny_runspec(total_runs=2, per_node=1))
+    batch_server.faults.resize_error(".*", "AccountCoreQuotaReached", max_dedicated=0)
+    project.cli("launch", "runspecs/tiny.yaml", "--detach", check=True)
+    batch_server.fail_auto_pool("ws1-job1", "AutoPoolCreationFailedWithQuotaReached")
+    summary = project.wait("job1", timeout=60)
+    assert summary["status"] == "failed"
+    runs = project.json("runs", "job1")["runs"]
+    assert all(r["status"] == "failed" and "the auto pool could not be created: "
+               "AutoPoolCreationFailedWithQuotaReached" in r["error"] for r in runs)
 
 
 def test_authentication_and_configuration_problems_say_what_to_set(project, batch_server):

@@ -345,16 +345,26 @@ def test_active_job_quota_and_pool_quota_errors(batch_server):
         client.get_job("job-quota")
 
 
-def test_auto_pool_quota_shows_as_scheduling_error(batch_server):
+def test_auto_pool_quota_completes_the_job_with_a_scheduling_error(batch_server):
+    # PoolInformation.autoPoolSpecification: "If auto Pool creation fails, the Batch service moves the Job to a
+    # completed state, and the Pool creation error is set in the Job's scheduling error property."
+    from azure.core.exceptions import ResourceExistsError
+
     client = batch_server.client()
     batch_server.faults.scheduling_error(r"^job-nopool$")
     make_job(client, "job-nopool")
-    client.create_task("job-nopool", bm.BatchTaskCreateOptions(id="t", command_line="true"))
-    time.sleep(0.2)
     job = client.get_job("job-nopool")
-    assert job.state == "active" and job.execution_info.pool_id is None
+    assert str(job.state) in ("completed", "BatchJobState.COMPLETED") and job.execution_info.pool_id is None
     assert job.execution_info.scheduling_error.code == "AutoPoolCreationFailedWithQuotaReached"
-    assert client.get_task("job-nopool", "t").state == "active"
+    with pytest.raises(ResourceExistsError) as err:
+        client.create_task("job-nopool", bm.BatchTaskCreateOptions(id="t", command_line="true"))
+    assert err.value.error.code == "JobCompleted"
+    # The old model (kept for tests that want it): the job stays active and its tasks never run.
+    batch_server.faults.scheduling_error(r"^job-stuck$", completes=False)
+    make_job(client, "job-stuck")
+    client.create_task("job-stuck", bm.BatchTaskCreateOptions(id="t", command_line="true"))
+    time.sleep(0.2)
+    assert client.get_job("job-stuck").state == "active" and client.get_task("job-stuck", "t").state == "active"
 
 
 def test_core_quota_shows_as_pool_resize_errors(batch_server):

@@ -60,6 +60,7 @@ class SchedulingErrorFault:
     code: str
     message: str
     category: str
+    completes: bool = True  # the documented behaviour: a job whose auto pool cannot be created is completed
 
 
 # Messages the real service uses (or close to them) so that tests read like production logs.
@@ -184,12 +185,15 @@ class FaultPlan:
         code: str = "AutoPoolCreationFailedWithQuotaReached",
         message: str | None = None,
         category: str = "usererror",
+        *,
+        completes: bool = True,
     ) -> SchedulingErrorFault:
-        """Jobs with an auto pool whose id matches get no pool: the job stays active with
-        ``executionInfo.schedulingError={category, code, message}`` and its tasks never run."""
+        """Jobs with an auto pool whose id matches get no pool: ``executionInfo.schedulingError={category, code,
+        message}``, and the job is completed, as documented ("If auto Pool creation fails, the Batch service moves
+        the Job to a completed state"); ``completes=False`` keeps it active (what the harness did before)."""
         fault = SchedulingErrorFault(
-            re.compile(job_regex, re.IGNORECASE), code, message or DEFAULT_MESSAGES.get(code, code), category
-        )
+            re.compile(job_regex, re.IGNORECASE), code, message or DEFAULT_MESSAGES.get(code, code), category,
+            completes)
         with self._lock:
             self._scheduling.append(fault)
         return fault

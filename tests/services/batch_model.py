@@ -28,12 +28,19 @@ class Node:
     down_until: float = 0.0  # monotonic time until which a preempted node is away
     total_tasks_run: int = 0
     total_tasks_succeeded: int = 0
+    #: the REST state (BatchNodeState) while the pool's start task runs with waitForSuccess
+    #: ("waitingforstarttask"), or after it failed every attempt ("starttaskfailed": unusable, no task is
+    #: scheduled to it); None when the node takes tasks
+    start_state: str | None = None
+    start_task_info: dict | None = None
+    root: Path | None = None  # the node's folder (nodes/<id>)
+    start_process: subprocess.Popen | None = None
 
     def is_down(self) -> bool:
         return time.monotonic() < self.down_until
 
     def free_slots(self) -> int:
-        if self.is_down():
+        if self.is_down() or self.start_state is not None:
             return 0
         return self.slots - sum(task.required_slots for task in self.running)
 
@@ -41,6 +48,8 @@ class Node:
     def state(self) -> str:
         if self.is_down():
             return "preempted"
+        if self.start_state is not None:
+            return self.start_state
         return "running" if self.running else "idle"
 
 

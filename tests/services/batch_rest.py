@@ -57,6 +57,8 @@ def node_rest(endpoint: str, node: Node) -> dict:
         "totalTasksSucceeded": node.total_tasks_succeeded,
         "runningTasksCount": len(node.running),
         "runningTaskSlotsCount": sum(t.required_slots for t in node.running),
+        "startTask": node.pool.spec.get("startTask"),
+        "startTaskInfo": node.start_task_info,
         "recentTasks": [
             {"taskUrl": task_url(endpoint, t), "jobId": t.job.id, "taskId": t.id, "taskState": t.state,
              "executionInfo": execution_info(t)}

@@ -97,6 +97,11 @@ class BatchTestServer:
         preempt_downtime: float = 0.2,
         accept_bearer: bool = True,
         max_results: int = 1000,
+        node_python: str | None = None,
+        vm_vcpus: dict[str, int] | None = None,
+        storage_endpoints: dict[str, str] | None = None,
+        max_requests_per_second: float | None = None,
+        bearer_roles: dict[str, str] | None = None,
     ) -> None:
         self.account = account
         self.key = key or base64.b64encode(os.urandom(32)).decode("ascii")
@@ -109,7 +114,24 @@ class BatchTestServer:
         self.requests: list[RecordedRequest] = []
         self.internal_errors: list[str] = []  # server bugs (HTTP 500 answers that no fault asked for)
         self.service = BatchService(account, self.root, self.faults, node_env=node_env,
-                                    preempt_downtime=preempt_downtime)
+                                    preempt_downtime=preempt_downtime, node_python=node_python,
+                                    vm_vcpus=vm_vcpus, storage_endpoints=storage_endpoints)
+        # Throttling: past this many requests in a second, 429 TooManyRequests with Retry-After.
+        self.max_requests_per_second = max_requests_per_second
+        # Entra ID tokens -> their built-in Batch role (None: any bearer token may do anything). Shared Key always
+        # has full permission ("The Batch shared key credentials give full permission to the Batch account").
+        self.bearer_roles = bearer_roles
+        # GET /supportedimages (Account - List Supported Images): the image/SKU pairs the account offers.
+        self.supported_images = [
+            {"nodeAgentSKUId": "batch.node.ubuntu 22.04", "osType": "linux", "verificationType": "verified",
+             "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts",
+                                "version": "latest"}, "capabilities": []},
+            {"nodeAgentSKUId": "batch.node.ubuntu 24.04", "osType": "linux", "verificationType": "verified",
+             "imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server",
+                                "version": "latest"}, "capabilities": []},
+        ]
+        self.throttled = 0
+        self._window: list[float] = []
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._record_lock = threading.Lock()
@@ -160,6 +182,68 @@ class BatchTestServer:
         from azure.batch import BatchClient
 
         return BatchClient(endpoint=self.endpoint, credential=self.credential(), **kwargs)
+
+    #: What each built-in role may do on the data plane (learn.microsoft.com/azure/batch/batch-role-based-access-
+    #: control): (resource, verb) pairs; a role not listed has no DataActions (Contributor, Owner, Reader).
+    ROLE_ACTIONS = {
+        "Azure Batch Data Contributor": {(r, v) for r in ("pools", "jobs", "tasks", "other")
+                                         for v in ("read", "write", "delete")},
+        "Azure Batch Job Submitter": {("pools", "read"), ("other", "read"), ("jobs", "read"), ("jobs", "write"),
+                                      ("jobs", "delete"), ("tasks", "read"), ("tasks", "write"), ("tasks", "delete")},
+        "Azure Batch Account Reader": {(r, "read") for r in ("pools", "jobs", "tasks", "other")},
+    }
+
+    def _role_denies(self, method: str, path: str, headers: dict, body: bytes) -> str | None:
+        auth = headers.get("authorization", "")
+        if self.bearer_roles is None or not auth.startswith("Bearer "):
+            return None
+        role = self.bearer_roles.get(auth[len("Bearer "):])
+        parts = [p for p in path.strip("/").split("/") if p]
+        resource = "tasks" if len(parts) > 2 and parts[0] == "jobs" else parts[0] if parts and parts[0] in (
+            "pools", "jobs") else "other"
+        verb = "read" if method in ("GET", "HEAD") else "delete" if method == "DELETE" else "write"
+        needed = {(resource, verb)}
+        if resource == "jobs" and method == "POST" and len(parts) == 1 and b"autoPoolSpecification" in body:
+            needed.add(("pools", "write"))  # "jobs that use autopool require pool-level write permissions"
+        allowed = self.ROLE_ACTIONS.get(role or "", set())
+        missing = sorted(needed - allowed)
+        if not missing:
+            return None
+        return (f"This request is not authorized to perform this operation: the identity's role "
+                f"({role or 'none'}) lacks {', '.join(f'{r}/{v}' for r, v in missing)}.")
+
+    def _throttle(self) -> float | None:
+        """None when the request may go on; else the seconds to put in Retry-After."""
+        if not self.max_requests_per_second:
+            return None
+        moment = time.monotonic()
+        with self._record_lock:
+            self._window = [t for t in self._window if moment - t < 1.0]
+            if len(self._window) >= self.max_requests_per_second:
+                self.throttled += 1
+                return max(0.05, round(1.0 - (moment - self._window[0]), 2))
+            self._window.append(moment)
+        return None
+
+    def fail_auto_pool(self, job_id: str, code: str = "AutoPoolCreationFailedWithQuotaReached",
+                       message: str | None = None) -> None:
+        """The job's auto pool fails after the job was created (Batch creates it asynchronously): its nodes go,
+        the job gets ``executionInfo.schedulingError`` and is completed, as documented for PoolInformation."""
+        self.service.fail_auto_pool(job_id, code, message or DEFAULT_MESSAGES.get(code, code))
+
+    @property
+    def dpkg_locked_nodes(self) -> int:
+        return self.service.dpkg_locked_nodes
+
+    @dpkg_locked_nodes.setter
+    def dpkg_locked_nodes(self, count: int) -> None:
+        """The next `count` nodes boot with unattended-upgrades holding the dpkg lock (needs node_python)."""
+        self.service.dpkg_locked_nodes = count
+
+    def node_dirs(self, pool_id: str) -> list[Path]:
+        """The folders of a pool's nodes (bin/, startup/, users/, shared/, fsmounts/, workitems/)."""
+        with self.service.lock:
+            return [n.root for n in self.service._pool(pool_id).nodes]
 
     # ------------------------------------------------------------------------------- test helpers
     def requests_matching(self, method: str = "*", path_regex: str = ".*") -> list[RecordedRequest]:
@@ -397,6 +481,7 @@ class BatchTestServer:
 
 # Method, path pattern ({name} = one segment, {*name} = the rest), handler. Matched in order.
 ROUTES: list[tuple[str, str, Callable[..., _Reply]]] = [
+    ("GET", "supportedimages", lambda server, r: server._list(list(server.supported_images), r)),
     ("GET", "pools", BatchTestServer._list_pools),
     ("POST", "pools", BatchTestServer._create_pool),
     ("GET", "pools/{pool}", BatchTestServer._get_pool),
@@ -485,6 +570,13 @@ class _Handler(BaseHTTPRequestHandler):
             if problem:
                 raise BatchError(403, "AuthenticationFailed", DEFAULT_MESSAGES["AuthenticationFailed"],
                                  [("AuthenticationErrorDetail", problem)])
+            denied = owner._role_denies(self.command, record.path, headers, body_bytes)
+            if denied:
+                raise BatchError(403, "AuthorizationFailure", denied)
+            retry_after = owner._throttle()
+            if retry_after is not None:
+                raise BatchError(429, "TooManyRequests", "The server is throttling this account's requests.",
+                                 headers={"Retry-After": f"{retry_after:g}"})
             fault = owner.faults.take(self.command, record.path)
             if fault is not None:
                 if fault.delay:

@@ -36,6 +36,59 @@ from .batch_wire import (
 
 MAX_TASKS_PER_COLLECTION = 100
 MAX_TASK_SLOTS_PER_NODE = 256
+#: vCPUs of the VM sizes tests use (learn.microsoft.com/azure/virtual-machines/sizes). taskSlotsPerNode may be at
+#: most min(4 x vCPUs, 256) (Batch REST API, Pool - Add: "The maximum value is the smaller of 4 times the number of
+#: cores of the vmSize of the pool or 256"). A size missing here is refused, as a size the region does not offer.
+VM_VCPUS = {
+    "standard_a1_v2": 1, "standard_a2_v2": 2, "standard_d2s_v3": 2, "standard_d4s_v3": 4, "standard_d8s_v3": 8,
+    "standard_d16s_v3": 16, "standard_d2_v3": 2, "standard_d4_v3": 4, "standard_f2s_v2": 2, "standard_f4s_v2": 4,
+    "standard_f8s_v2": 8, "standard_f72s_v2": 72, "standard_e2s_v3": 2, "standard_nc6s_v3": 6,
+    "standard_nc4as_t4_v3": 4, "standard_d2ds_v5": 2, "standard_d4ds_v5": 4,
+}
+#: What apt-get prints when unattended-upgrades holds the dpkg lock (the collision a start task meets on a fresh
+#: Ubuntu node); apt waits for the lock only when given -o DPkg::Lock::Timeout=N (apt-get(8), apt.conf(5)).
+DPKG_LOCK_MESSAGE = ("E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1234 "
+                     "(unattended-upgr)")
+_APT_STUB = """#!/bin/sh
+# apt-get of a simulated Batch node: records what it was asked, never installs anything on this machine.
+echo "$0 $*" >> "{log}"
+if [ -e "{lock}" ]; then
+  case "$*" in *DPkg::Lock::Timeout=*) rm -f "{lock}"; echo "Waiting for cache lock: done" ;;
+  *) echo "{message}" >&2; exit 100 ;; esac
+fi
+exit 0
+"""
+
+
+class _StartHandle:
+    """The TaskHandle of a node's start task: killed only when the service stops."""
+
+    def __init__(self, service: BatchService, node: Node) -> None:
+        self._service, self._node = service, node
+        self.retries = 0
+        self._process = None
+
+    def attach(self, process) -> bool:
+        with self._service.lock:
+            self._process = process
+            self._node.start_process = process
+            return not self._service._stopping
+
+    def detach(self) -> None:
+        with self._service.lock:
+            self._process = None
+            self._node.start_process = None
+
+    @property
+    def kill_reason(self) -> str | None:
+        return "terminate" if self._service._stopping else None
+
+    def retried(self) -> None:
+        with self._service.changed:
+            self.retries += 1
+            if self._node.start_task_info is not None:
+                self._node.start_task_info["retryCount"] = self.retries
+            self._service.changed.notify_all()
 
 
 class _Handle:
@@ -68,8 +121,16 @@ class _Handle:
 # ---------------------------------------------------------------------------------------------- service
 class BatchService:
     def __init__(self, account: str, root: Path, faults: FaultPlan, *, node_env: dict[str, str] | None = None,
-                 preempt_downtime: float = 0.2) -> None:
+                 preempt_downtime: float = 0.2, node_python: str | None = None,
+                 vm_vcpus: dict[str, int] | None = None, storage_endpoints: dict[str, str] | None = None) -> None:
         self.account = account
+        # The interpreter `python3` is on a node (None: the test process's PATH, the old behaviour). With it, a
+        # node's PATH is its own bin/ (python3, apt-get) + /usr/bin:/bin, never the test's virtualenv.
+        self.node_python = node_python
+        self.vm_vcpus = {k.lower(): v for k, v in (vm_vcpus or VM_VCPUS).items()}
+        # account name -> blob endpoint (Azurite's path-style URL), for mountConfiguration
+        self.storage_endpoints = dict(storage_endpoints or {})
+        self.dpkg_locked_nodes = 0  # how many new nodes start with the dpkg lock held (unattended-upgrades)
         self.root = root
         self.faults = faults
         self.node_env = dict(node_env or {})
@@ -95,6 +156,10 @@ class BatchService:
             for job in self.jobs.values():
                 for task in job.tasks.values():
                     self._kill(task, "terminate")
+            for pool in self.pools.values():
+                for node in pool.nodes:
+                    if getattr(node, "start_process", None) is not None:
+                        batch_node.kill_process_group(node.start_process)
             self.changed.notify_all()
             workers = list(self._workers)
         if self._scheduler:
@@ -113,10 +178,20 @@ class BatchService:
             pool = self._new_pool(pool_id, body, auto=False, keep_alive=True)
             return batch_rest.pool_rest(self.endpoint, pool)
 
-    def _new_pool(self, pool_id: str, spec: dict, *, auto: bool, keep_alive: bool) -> Pool:
+    def check_pool_spec(self, spec: dict) -> None:
         slots = int(spec.get("taskSlotsPerNode") or 1)
-        if not 1 <= slots <= MAX_TASK_SLOTS_PER_NODE:
-            raise invalid_property("taskSlotsPerNode", slots, f"Must be between 1 and {MAX_TASK_SLOTS_PER_NODE}.")
+        vcpus = self.vm_vcpus.get(str(spec.get("vmSize") or "").lower())
+        if vcpus is None:
+            raise invalid_property("vmSize", spec.get("vmSize"), "The specified VM size is not available.")
+        limit = min(4 * vcpus, MAX_TASK_SLOTS_PER_NODE)
+        if not 1 <= slots <= limit:
+            raise invalid_property("taskSlotsPerNode", slots,
+                                   f"Must be between 1 and {limit} for {spec.get('vmSize')} ({vcpus} vCPUs): at most "
+                                   f"the smaller of 4 times the number of cores or {MAX_TASK_SLOTS_PER_NODE}.")
+
+    def _new_pool(self, pool_id: str, spec: dict, *, auto: bool, keep_alive: bool) -> Pool:
+        self.check_pool_spec(spec)
+        slots = int(spec.get("taskSlotsPerNode") or 1)
         pool = Pool(id=pool_id, spec=dict(spec), auto=auto, keep_alive=keep_alive, slots_per_node=slots)
         self.pools[pool_id.lower()] = pool
         self._resize(pool, int(spec.get("targetDedicatedNodes") or 0), int(spec.get("targetLowPriorityNodes") or 0))
@@ -134,8 +209,10 @@ class BatchService:
             have = [n for n in pool.nodes if n.dedicated == is_dedicated]
             for _ in range(wanted - len(have)):
                 index = next(pool.node_counter)
-                pool.nodes.append(Node(pool, index, self._node_id(pool.id, index, is_dedicated), is_dedicated,
-                                       pool.slots_per_node))
+                node = Node(pool, index, self._node_id(pool.id, index, is_dedicated), is_dedicated,
+                            pool.slots_per_node)
+                pool.nodes.append(node)
+                self._boot(node)
             for node in have[wanted:] if len(have) > wanted else []:
                 pool.nodes.remove(node)
                 for task in list(node.running):
@@ -143,6 +220,123 @@ class BatchService:
         pool.nodes.sort(key=lambda n: (not n.dedicated, n.index))  # dedicated first, as documented
         pool.modified = now()
         self.changed.notify_all()
+
+    # ------------------------------------------------------------------------------------ node boot
+    def _boot(self, node: Node) -> None:
+        """A new node: its folders, its image (bin/), its mounts, then its start task. Hold the lock."""
+        node.root = self.root / "nodes" / node.id
+        (node.root / "shared").mkdir(parents=True, exist_ok=True)
+        if self.node_python:
+            self._image(node)
+        self._mount(node)
+        start = node.pool.spec.get("startTask")
+        if start:
+            node.start_state = "waitingforstarttask" if start.get("waitForSuccess", True) else None
+            node.start_task_info = {"state": "running", "startTime": format_time(now()), "retryCount": 0}
+            worker = threading.Thread(target=self._run_start_task, args=(node, dict(start)),
+                                      name=f"start-{node.id[:12]}", daemon=True)
+            self._workers.add(worker)
+            worker.start()
+
+    def _image(self, node: Node) -> None:
+        """What the node's OS image offers: python3 (the configured interpreter, without the launcher's
+        packages) and apt-get (a stub that records its arguments and can meet a held dpkg lock)."""
+        bin_dir = node.root / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("python3", Path(self.node_python).name):
+            # A wrapper, not a symlink: a virtualenv's interpreter reached through a symlink elsewhere would not
+            # find its pyvenv.cfg and would run as the base interpreter with the base's packages.
+            wrapper = bin_dir / name
+            wrapper.write_text(f'#!/bin/sh\nexec "{self.node_python}" "$@"\n')
+            wrapper.chmod(0o755)
+        lock = node.root / "dpkg-lock-held"
+        if self.dpkg_locked_nodes > 0:
+            self.dpkg_locked_nodes -= 1
+            lock.write_text("unattended-upgrades\n")
+        stub = _APT_STUB.format(log=node.root / "apt.log", lock=lock, message=DPKG_LOCK_MESSAGE)
+        for name in ("apt-get", "apt"):
+            (bin_dir / name).write_text(stub)
+            (bin_dir / name).chmod(0o755)
+
+    def _mount(self, node: Node) -> None:
+        """mountConfiguration azureBlobFileSystemConfiguration: the container's blobs appear as files under
+        $AZ_BATCH_NODE_MOUNTS_DIR/<relativeMountPath> (a copy made at boot, which is what a task can see)."""
+        from . import blob_http
+
+        for mount in node.pool.spec.get("mountConfiguration") or []:
+            blob = mount.get("azureBlobFileSystemConfiguration")
+            if not blob:
+                continue
+            base = self.storage_endpoints.get(blob.get("accountName", ""))
+            target = node.root / "fsmounts" / blob["relativeMountPath"]
+            target.mkdir(parents=True, exist_ok=True)
+            if base is None or not blob.get("sasKey"):
+                continue  # the harness needs a SAS to read it; a test that wants files gives one
+            container = f"{base.rstrip('/')}/{blob['containerName']}?{blob['sasKey'].lstrip('?')}"
+            for name in blob_http.list_blobs(container):
+                blob_http.download(blob_http.blob_url(container, name), blob_http.safe_join(target, name))
+
+    def _run_start_task(self, node: Node, spec: dict) -> None:
+        startup = node.root / "startup"
+        run = batch_node.TaskRun(
+            task_id="starttask", task_dir=startup, command_line=spec.get("commandLine") or "",
+            env=self._node_env(node, spec.get("userIdentity"), startup, task_id=None,
+                               settings=spec.get("environmentSettings") or []),
+            resource_files=list(spec.get("resourceFiles") or []),
+            max_retries=int(spec.get("maxTaskRetryCount") or 0))
+        handle = _StartHandle(self, node)
+        try:
+            outcome = batch_node.run_task(run, handle)
+        except Exception as exc:  # a harness bug shows up as a failed start task, not a hung test
+            outcome = batch_node.Outcome(failure=batch_node.failure("TestServerError", repr(exc), "servererror"))
+        with self.changed:
+            info = node.start_task_info or {}
+            info.update(state="completed", endTime=format_time(now()), exitCode=outcome.exit_code,
+                        result=outcome.result, retryCount=handle.retries)
+            if outcome.failure:
+                info["failureInfo"] = outcome.failure
+            node.start_task_info = info
+            if outcome.failure and spec.get("waitForSuccess", True):
+                node.start_state = "starttaskfailed"  # unusable: no task is scheduled to it
+            else:
+                node.start_state = None
+            self._workers.discard(threading.current_thread())
+            self.changed.notify_all()
+
+    def _node_env(self, node: Node, identity: dict | None, task_dir: Path, *, task_id: str | None,
+                  settings: list) -> dict[str, str]:
+        """The environment of a start task or a task on the node, for the user it runs as."""
+        auto = (identity or {}).get("autoUser") or {}
+        scope = (auto.get("scope") or ("pool" if task_id is None else "task")).lower()
+        elevation = (auto.get("elevationLevel") or "nonadmin").lower()
+        # Each auto-user has its own home: what a start task installs with `pip --user` (admin, pool scope) is not
+        # in a task's ~/.local (non-admin, task scope by default).
+        user = (identity or {}).get("username") or (f"{scope}-{elevation}" + (f"-{task_id}" if scope == "task" else ""))
+        home = node.root / "users" / user
+        home.mkdir(parents=True, exist_ok=True)
+        path = (f"{node.root / 'bin'}:/usr/local/bin:/usr/bin:/bin" if self.node_python
+                else os.environ.get("PATH", os.defpath))
+        env = {"PATH": path, "LANG": "C.UTF-8", "HOME": str(home), "USER": user}
+        env.update(self.node_env)
+        env.update({
+            "AZ_BATCH_ACCOUNT_NAME": self.account,
+            "AZ_BATCH_ACCOUNT_URL": self.endpoint,
+            "AZ_BATCH_POOL_ID": node.pool.id,
+            "AZ_BATCH_NODE_ID": node.id,
+            "AZ_BATCH_NODE_IS_DEDICATED": "true" if node.dedicated else "false",
+            "AZ_BATCH_NODE_ROOT_DIR": str(node.root),
+            "AZ_BATCH_NODE_SHARED_DIR": str(node.root / "shared"),
+            "AZ_BATCH_NODE_STARTUP_DIR": str(node.root / "startup"),
+            "AZ_BATCH_NODE_MOUNTS_DIR": str(node.root / "fsmounts"),
+            "AZ_BATCH_TASK_DIR": str(task_dir),
+            "AZ_BATCH_TASK_WORKING_DIR": str(task_dir / "wd"),
+            "AZ_BATCH_TASK_USER": user,
+        })
+        if task_id is not None:
+            env["AZ_BATCH_TASK_ID"] = task_id
+        for setting in settings:
+            env[setting["name"]] = setting.get("value") or ""
+        return env
 
     def _node_id(self, pool_id: str, index: int, dedicated: bool) -> str:
         digest = hashlib.sha256(f"{self.account}/{pool_id}/{index}".encode()).hexdigest()
@@ -205,8 +399,9 @@ class BatchService:
                          "starting", "startTaskFailed", "leavingPool", "unknown", "unusable",
                          "waitingForStartTask", "deallocated", "deallocating", "upgradingOS"), 0)
                     nodes = [n for n in pool.nodes if n.dedicated == dedicated]
+                    camel = {"waitingforstarttask": "waitingForStartTask", "starttaskfailed": "startTaskFailed"}
                     for node in nodes:
-                        counts[node.state] += 1
+                        counts[camel.get(node.state, node.state)] += 1
                     counts["total"] = len(nodes)
                     entry[key] = counts
                 result.append(entry)
@@ -252,8 +447,13 @@ class BatchService:
             if auto:
                 fault = self.faults.scheduling_error_for(job_id)
                 if fault:
+                    # "If auto Pool creation fails, the Batch service moves the Job to a completed state, and the
+                    # Pool creation error is set in the Job's scheduling error property" (PoolInformation).
                     job.scheduling_error = {"category": fault.category, "code": fault.code, "message": fault.message,
                                             "details": []}
+                    if fault.completes:
+                        job.set_state("completed")
+                        job.end_time = job.state_time
                 else:
                     prefix = auto.get("autoPoolIdPrefix") or ""
                     pool_id = f"{prefix}_{str(uuid.uuid4()).upper()}" if prefix else str(uuid.uuid4()).upper()
@@ -267,6 +467,19 @@ class BatchService:
             self._check_all_complete(job)
             self.changed.notify_all()
             return batch_rest.job_rest(self.endpoint, job)
+
+    def fail_auto_pool(self, job_id: str, code: str, message: str) -> None:
+        with self.changed:
+            job = self._job(job_id)
+            pool = self.pools.get((job.pool_id or "").lower())
+            if pool is not None and pool.auto:
+                self._delete_pool(pool)
+            job.pool_id = None
+            job.scheduling_error = {"category": "usererror", "code": code, "message": message, "details": []}
+            if job.state == "active":
+                job.set_state("completed")
+                job.end_time = job.state_time
+            self.changed.notify_all()
 
     def get_job(self, job_id: str) -> dict:
         with self.lock:
@@ -493,10 +706,8 @@ class BatchService:
         node.running.append(task)
         node.total_tasks_run += 1
         job.running += 1
-        node_root = self.root / "nodes" / node.id
+        node_root = node.root or self.root / "nodes" / node.id
         task.task_dir = node_root / "workitems" / job.id / "job-1" / task.id
-        shared = node_root / "shared"
-        shared.mkdir(parents=True, exist_ok=True)
         task.node_info = {
             "affinityId": f"TVM:{node.id}",
             "nodeUrl": f"{self.endpoint}/pools/{node.pool.id}/nodes/{node.id}",
@@ -505,22 +716,11 @@ class BatchService:
             "taskRootDirectory": f"workitems/{job.id}/job-1/{task.id}",
             "taskRootDirectoryUrl": f"{self.endpoint}/pools/{node.pool.id}/nodes/{node.id}/files/workitems/{job.id}/job-1/{task.id}",
         }
-        env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": "C.UTF-8", "HOME": str(node_root)}
-        env.update(self.node_env)
-        env.update({
-            "AZ_BATCH_ACCOUNT_NAME": self.account,
-            "AZ_BATCH_ACCOUNT_URL": self.endpoint,
-            "AZ_BATCH_POOL_ID": node.pool.id,
-            "AZ_BATCH_NODE_ID": node.id,
-            "AZ_BATCH_NODE_IS_DEDICATED": "true" if node.dedicated else "false",
-            "AZ_BATCH_NODE_ROOT_DIR": str(node_root),
-            "AZ_BATCH_NODE_SHARED_DIR": str(shared),
-            "AZ_BATCH_JOB_ID": job.id,
-            "AZ_BATCH_TASK_ID": task.id,
-            "AZ_BATCH_TASK_DIR": str(task.task_dir),
-            "AZ_BATCH_TASK_WORKING_DIR": str(task.task_dir / "wd"),
-        })
-        for setting in (job.spec.get("commonEnvironmentSettings") or []) + (task.spec.get("environmentSettings") or []):
+        env = self._node_env(node, task.spec.get("userIdentity"), task.task_dir, task_id=task.id,
+                             settings=(job.spec.get("commonEnvironmentSettings") or [])
+                             + (task.spec.get("environmentSettings") or []))
+        env["AZ_BATCH_JOB_ID"] = job.id
+        for setting in task.spec.get("environmentSettings") or []:  # the task's own win over the job's
             env[setting["name"]] = setting.get("value") or ""
         task_constraints = task.spec.get("constraints") or {}
         job_constraints = job.spec.get("constraints") or {}
