@@ -12,7 +12,6 @@ import fnmatch
 import hashlib
 import io
 import os
-import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
