@@ -11,7 +11,7 @@ from launcher.ledger.push import (  # noqa: F401
 )
 from launcher.ledger.refresh import RowRefresh, refresh_ledger  # noqa: F401
 from launcher.ledger.table import (  # noqa: F401
-    COLUMNS, COMMIT_SUFFIX, DEFAULT_PREAMBLE, FIELDS, FINAL_STATUSES, Ledger, LedgerError, LedgerRow, default_origin,
-    escape_cell, find_launched, format_hpmax, format_launched, format_runs, parse_ledger, read_ledger, render,
+    COLUMNS, COMMIT_SUFFIX, DEFAULT_PREAMBLE, FIELDS, FINAL_STATUSES, Ledger, LedgerConflict, LedgerError, LedgerRow,
+    default_origin, escape_cell, find_launched, highest_job, same_launch, format_hpmax, format_launched, format_runs, parse_ledger, read_ledger, render,
     unescape_cell, update_ledger_file, upsert, with_summary, write_ledger,
 )

@@ -77,7 +77,8 @@ def push_ledger_update(repo_dir: str | Path, ledger_path: str | Path, update: Ca
     branch = branch or default_branch(root, remote)
     identity = gitutil.identity_config(root)
     result = PushResult(remote=remote, branch=branch, ledger=rel, jobs=list(jobs), changed=False)
-    # A private ref per call: concurrent pushes from one clone never fight over refs/remotes/<remote>/<branch>.
+    # A private ref per call (and a fetch into it alone): concurrent pushes from one clone never fight over
+    # refs/remotes/<remote>/<branch>.
     scratch = f"refs/launcher/ledger-{os.getpid()}-{random.getrandbits(32):08x}"
     try:
         for attempt in range(1, retries + 2):
@@ -145,7 +146,9 @@ def default_branch(root: Path, remote: str) -> str:
 def _fetch_tip(root: Path, remote: str, branch: str, scratch: str) -> str:
     from launcher import gitutil
 
-    proc = gitutil.git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
+    # --refmap= (empty): fetch into the private ref only. Without it git also updates refs/remotes/<remote>/<branch>
+    # on the side (its "opportunistic" update), and concurrent pushes from one clone failed on that ref's lock.
+    proc = gitutil.git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=", remote,
                         f"+refs/heads/{branch}:{scratch}"], root, check=False)
     if proc.returncode != 0:
         if "couldn't find remote ref" in proc.stderr:

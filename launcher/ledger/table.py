@@ -57,6 +57,7 @@ class LedgerRow:
         for name in FIELDS:
             value = getattr(self, name)
             value = "" if value is None else str(value)
+            value = value.replace("\r\n", "\n").replace("\r", "\n")  # one line break, as the file keeps it
             if name in ("content_hash", "commit") and _HEX_RE.match(value.lower()):
                 value = value[:SHORT_HASH]  # the ledger shows short hashes; keep the row equal to what is written
             object.__setattr__(self, name, value.strip())
@@ -176,37 +177,64 @@ class LedgerError(LauncherError):
 
 
 def escape_cell(value: str) -> str:
-    """Cell text: '|' -> '\\|', line breaks -> '<br>' (a table row is one line)."""
+    """Cell text, one line whatever the value holds; unescape_cell gives the value back exactly.
+
+    '\\' -> '\\\\', '|' -> '\\|', a literal '<br>' -> '\\<br>', a line break -> '<br>'. Only '\\n' (and '\\r',
+    which rows never hold) ends a line of the file: Markdown's line endings, not str.splitlines()'s."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return value.replace("|", "\\|").replace("\n", "<br>")
+    return (value.replace("\\", "\\\\").replace("|", "\\|").replace("<br>", "\\<br>")
+            .replace("\n", "<br>"))
 
 
 def unescape_cell(text: str) -> str:
-    return text.replace("<br>", "\n").replace("\\|", "|")
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("\\<br>", i):
+            out.append("<br>")
+            i += 5
+        elif text.startswith("<br>", i):
+            out.append("\n")
+            i += 4
+        elif text[i] == "\\" and i + 1 < len(text) and text[i + 1] in "\\|":
+            out.append(text[i + 1])
+            i += 2
+        else:  # any other backslash is text (a hand-written 'C:\\data')
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 def _split_row(line: str) -> list[str]:
-    """Cells of a table line; a '|' preceded by a backslash is part of the cell."""
-    body = line.strip()
+    """Cells of a table line; an escaped '|' (or an escaped backslash) is part of the cell."""
+    body = line.strip(" \t\r\n")
     if body.startswith("|"):
         body = body[1:]
-    if body.endswith("|") and not body.endswith("\\|"):
-        body = body[:-1]
-    cells, current, i = [], [], 0
+    cells, current, i, closed = [], [], 0, False
     while i < len(body):
         ch = body[i]
-        if ch == "\\" and i + 1 < len(body) and body[i + 1] == "|":
-            current.append("\\|")
+        closed = False
+        if ch == "\\" and i + 1 < len(body) and body[i + 1] in "\\|":
+            current.append(body[i:i + 2])
             i += 2
             continue
         if ch == "|":
             cells.append("".join(current).strip())
-            current = []
+            current, closed = [], True
         else:
             current.append(ch)
         i += 1
-    cells.append("".join(current).strip())
+    if not closed:  # no closing '|': the last cell runs to the end of the line
+        cells.append("".join(current).strip())
     return cells
+
+
+def _lines(text: str) -> list[str]:
+    """The file's lines, ending at '\\n' only: U+2028, '\\v', '\\x85' and the like inside a cell are text."""
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
 
 
 def _is_table_line(line: str) -> bool:
@@ -234,7 +262,7 @@ def parse_ledger(text: str | Path, *, file: str = "jobs.md") -> Ledger:
         return read_ledger(text)
     if not text.strip():
         return Ledger()
-    lines = text.splitlines(keepends=True)
+    lines = _lines(text)
     start = next((i for i, line in enumerate(lines) if _is_table_line(line)), None)
     if start is None:
         raise LedgerError(file, 0, "no ledger table found (a header row '| job | launched (UTC) | ...' is missing)",
@@ -304,13 +332,41 @@ def _sorted(rows: Iterable[LedgerRow]) -> tuple[LedgerRow, ...]:
     return tuple(sorted(rows, key=lambda r: r.number, reverse=True))
 
 
+class LedgerConflict(LauncherError):
+    """A row would replace the row of another launch: refused, the ledger left as it was."""
+
+
+def same_launch(a: LedgerRow, b: LedgerRow) -> bool:
+    """Rows of one launch: the same job, content hash, commit and launch time (the identity of a row)."""
+    return (a.job, a.content_hash, a.commit, a.launched) == (b.job, b.content_hash, b.commit, b.launched)
+
+
 def upsert(ledger: Ledger, row: LedgerRow) -> Ledger:
-    """A new ledger with row in place of the one with its job number (or added); newest job first."""
+    """A new ledger with row added, or in place of the row of the same launch; newest job first.
+
+    A row with the job number of another launch (another content hash, commit or launch time) is a
+    LedgerConflict: job numbers never repeat within a ledger, and a row is only updated by its own launch."""
     old = ledger.get(row.job)
+    if old is not None and not same_launch(old, row):
+        raise LedgerConflict(
+            f"{row.job} is already in the ledger for another launch ({_identity(old)}); this row is {_identity(row)}",
+            hint="a row is only ever updated by the launch that wrote it, and job numbers never repeat: a launch "
+                 "numbers its job above every job of the ledger it reads, so this one read an older ledger (or a "
+                 "forged row); launch again from the current default branch")
     if old is not None and not row.description and old.description:
         row = dataclasses.replace(row, description=old.description)
     rows = [r for r in ledger.rows if r.job != row.job] + [row]
     return dataclasses.replace(ledger, rows=_sorted(rows))
+
+
+def _identity(row: LedgerRow) -> str:
+    return (f"{row.runspec or 'no runspec'}, content {row.content_hash or '-'}, commit {row.commit or '-'}, "
+            f"launched {row.launched or '-'}")
+
+
+def highest_job(ledger: Ledger) -> int:
+    """The highest job number the ledger holds (0 for none): a new launch numbers its job above it."""
+    return max((r.number for r in ledger.rows), default=0)
 
 
 def _same_hash(a: str, b: str) -> bool:
