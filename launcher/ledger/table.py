@@ -33,7 +33,7 @@ FINAL_STATUSES = frozenset({"completed", "succeeded", "failed", "cancelled", "ca
 COMMIT_SUFFIX = " [skip ci]"  # a ledger commit is data, not code: no workflow needs to run for it
 
 _HEX_RE = re.compile(r"^[0-9a-f]{13,}$")
-_LINK_RE = re.compile(r"^\[(.*)\]\((.*)\)$")
+_LINK_RE = re.compile(r"^\[(.*)\]\((.*)\)$", re.DOTALL)
 _DELIM_CELL_RE = re.compile(r"^:?-{1,}:?$")
 
 
