@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from launcher.diagnostics import LauncherError, UsageError, did_you_mean
 from launcher.github import RUNSPEC_SUFFIXES, ZERO_SHA, matrix_id
@@ -100,7 +100,7 @@ class ChangedResult:
             "fork": flag(self.fork),
             "pr": "" if self.pr is None else str(self.pr),
             "origin": self.origin,
-            "files": "\n".join(self.runspecs),
+            "files": json.dumps(self.runspecs),  # a JSON list: never split by a shell
         }
 
 
@@ -187,11 +187,48 @@ def describe(runspec: str, cwd: Path, *, target_override: str = "", targets: dic
     return ChangedRunspec(runspec=runspec, id=matrix_id(runspec), launch=launch, target=target, backend=backend)
 
 
+def unsafe_reason(path: str) -> str:
+    """Why a changed path cannot go on to the later jobs ('' when it can): control characters (a newline makes
+    a fake workflow command or splits a file list), format characters (bidi overrides), line separators, and
+    paths that leave the repository (a crafted event's runspecs/../../x.yaml)."""
+    import unicodedata
+
+    bad = sorted({f"U+{ord(c):04X}" for c in path if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")})
+    if bad:
+        return f"it holds control or format characters ({', '.join(bad)})"
+    p = PurePosixPath(path)
+    if p.is_absolute() or ".." in p.parts:
+        return "it is not a path inside the repository"
+    return ""
+
+
+class UnsafePaths(LauncherError):
+    """Changed paths the pipeline refuses to pass on; `paths` names them (for one annotation each)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        shown = "; ".join(f"{json.dumps(p)}: {unsafe_reason(p)}" for p in paths[:10])
+        super().__init__(f"refusing changed paths: {shown}",
+                         hint="rename the files (letters, digits, '-', '_', '.', '/' and spaces are safe); "
+                              "nothing was validated or launched")
+
+    def annotations(self) -> list[str]:
+        from launcher.github import format_annotation
+
+        return [format_annotation("error", f"refusing the changed path {json.dumps(p)}: {unsafe_reason(p)}; "
+                                           "rename it", title="unsafe file name") for p in self.paths]
+
+
+def _inside(cwd: Path, rel: str) -> bool:
+    full = (cwd / rel).resolve()
+    return full.is_file() and full.is_relative_to(cwd.resolve())
+
+
 def check_runspec_path(runspec: str, cwd: Path, root: str) -> str:
     """A runspec named by a user (workflow_dispatch input): relative, under the root, existing."""
     raw = runspec.strip()
     p = Path(raw)
-    if not raw or p.is_absolute() or ".." in p.parts:
+    if not raw or p.is_absolute() or ".." in p.parts or unsafe_reason(raw):
         raise LauncherError(f"runspec {runspec!r} must be a path relative to the repository, without '..'",
                             hint=f"for example {root}/my_experiment.yaml")
     rel = p.as_posix()
@@ -267,7 +304,10 @@ def find_changed(*, cwd: Path, root: str = "runspecs", event=None, base: str = "
             note = "new branch: " + ("the pushed commits' files" if touched else "all runspecs")
         else:
             paths = changed_paths(cwd, base, head, merge_base=merge_base)
-    paths = sorted(p for p in dict.fromkeys(paths) if _is_runspec(p, root) and (cwd / p).is_file())
+    unsafe = [p for p in dict.fromkeys(paths) if unsafe_reason(p)]
+    if unsafe:
+        raise UnsafePaths(unsafe)
+    paths = sorted(p for p in dict.fromkeys(paths) if _is_runspec(p, root) and _inside(cwd, p))
     targets = _targets(cwd)
     items = [describe(p, cwd, target_override=target, targets=targets) for p in paths]
     held = ""

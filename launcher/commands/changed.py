@@ -21,7 +21,8 @@ The event comes from $GITHUB_EVENT_PATH / $GITHUB_EVENT_NAME (or --event-path / 
 --base/--head or --runspec override the event. Deleted runspecs are not listed.
 
 --format github writes the step outputs matrix, launch_matrix, local_matrix, record_matrix, any,
-any_launch, any_remote, any_local, fork, pr, origin, files, and a table to the step summary.
+any_launch, any_remote, any_local, fork, pr, origin, files (a JSON list), and a table to the step summary.
+Paths with control or format characters, or leaving the repository, are refused (one annotation each).
 
 Examples:
   launcher changed --base origin/main --head HEAD
@@ -58,8 +59,15 @@ def run(args: argparse.Namespace) -> int:
     elif not (args.base or args.runspec):
         github.load_event(None, args.event_name)  # raises the explanatory "no event" error
     root = args.root.strip("/") or "."
-    result = find_changed(cwd=Path.cwd(), root=root, event=event, base=args.base, head=args.head,
-                          runspec=args.runspec, target=args.target, launch_on_push=args.launch_on_push)
+    from launcher.changes import UnsafePaths
+
+    try:
+        result = find_changed(cwd=Path.cwd(), root=root, event=event, base=args.base, head=args.head,
+                              runspec=args.runspec, target=args.target, launch_on_push=args.launch_on_push)
+    except UnsafePaths as exc:
+        if args.format == "github":
+            print("\n".join(exc.annotations()))
+        raise
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     elif args.format == "github":

@@ -240,3 +240,27 @@ def test_text_from_artifacts_renders_inert():
     assert not re.search(r"(?<!\\)<img", text)
     assert "://" not in outside_code and "www." not in outside_code and "@maintainers" not in outside_code
     assert "job3" not in body  # not a job name: never put into a heading or a command
+
+
+def test_the_token_never_follows_a_link_header_off_the_api(fake_github):
+    """Issue 13, item 10: GitHubAPI.paged sent the token to whatever URL the Link header named."""
+    from gh_helpers import FakeGitHub
+
+    from launcher.diagnostics import LauncherError
+    from launcher.github import GitHubAPI
+
+    elsewhere = FakeGitHub(token="other").start()
+    try:
+        for i in range(150):
+            fake_github.add_comment(5, f"c{i}", "someone")
+        api = GitHubAPI("octo/exp", "t0ken", api_url=fake_github.url)
+        assert len(api.issue_comments(5)) == 150  # pages on the API itself are followed
+        fake_github.link_base = elsewhere.url
+        with pytest.raises(LauncherError, match="not following it with the token"):
+            api.issue_comments(5)
+        assert elsewhere.calls == []
+        fake_github.link_base = fake_github.url.replace("127.0.0.1", "localhost")  # another host name
+        with pytest.raises(LauncherError, match="not following it"):
+            api.issue_comments(5)
+    finally:
+        elsewhere.stop()
