@@ -178,7 +178,8 @@ def _user() -> str:
 
 def launch(runspec: str | Path, *, config, target: str | None = None, overrides: dict[str, str] | None = None,
            component_roots: list | None = None, force: bool = False, allow_dirty: bool = False,
-           origin: str | None = None, on_event: Callable[[str, object], None] | None = None) -> LaunchResult:
+           origin: str | None = None, known_jobs: str | Path | None = None,
+           on_event: Callable[[str, object], None] | None = None) -> LaunchResult:
     from launcher.backends import get_backend
     from launcher.jobs.numbering import next_job_name, next_run_names
     from launcher.jobs.plan import build_plan, launcher_settings
@@ -235,6 +236,12 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     # copy (a pull request's checkout lacks the rows the default branch got since), so the store's index counts
     # too; a job whose launch failed (record `removed`) counts in neither.
     ledger = L.read_ledger(config.ledger_path, display=_display_path(config.ledger_path, config.project_dir))
+    if known_jobs is not None:
+        # Another ledger whose jobs count too (the default branch's, read in place by the CI launch: never copied
+        # over the checkout's file, which may be a symlink the pull request committed).
+        known = L.read_ledger(Path(known_jobs), display=str(known_jobs))
+        ledger = L.Ledger(rows=tuple(sorted({**{r.job: r for r in ledger.rows}, **{r.job: r for r in known.rows}}
+                                            .values(), key=lambda r: r.number, reverse=True)))
     if not force:
         existing = _already_launched(L, ledger, store, resolved.content_hash, snapshot.commit, tgt.name, config)
         if existing is not None:

@@ -43,3 +43,26 @@ def test_a_followed_launch_writes_its_row_with_the_final_status(project, tmp_pat
     row = json.loads(out.read_text())
     assert row["job"] == "job1" and row["status"] == "completed" and row["best_hpmax"] != ""
     assert L.LedgerRow(**row) == L.read_ledger(project.root / "jobs.md").get("job1")
+
+
+@pytest.mark.slow
+def test_known_jobs_count_without_copying_over_a_symlinked_ledger(project, tmp_path):
+    """Issue 13, item 9: the workflow copied the default branch's ledger over the checkout's jobs.md, writing
+    through a symlink a pull request committed. Now `--known-jobs` reads it in place."""
+    known = tmp_path / "default-branch-jobs.md"
+    row = L.LedgerRow(job="job7", launched="2025-05-01 12:00", runspec="runspecs/other.yaml", content_hash="ab" * 6,
+                      commit="cd" * 6, target="local", status="completed")
+    known.write_text(L.render(L.upsert(L.Ledger(), row)))
+    project.write("runspecs/tiny.yaml", tiny_runspec())
+    out = json.loads(project.cli("launch", "runspecs/tiny.yaml", "--detach", "--format", "json", "--known-jobs",
+                                 known, check=True).stdout)
+    assert out["job"] == "job8"
+    project.wait("job8")
+    assert L.read_ledger(known).get("job7") == row and L.read_ledger(known).get("job8") is None  # only read
+
+
+def test_the_workflow_copies_nothing_over_the_payload():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / ".github/workflows/runspecs-reusable.yml").read_text()
+    assert 'cp "../trusted/' not in text and "--known-jobs" in text
