@@ -227,8 +227,19 @@ def screen(plugins, datas: list[bytes]) -> set[int]:
     corpus = _Corpus(datas)
     out: set[int] = set()
     for p in plugins:
-        out |= known[type(p).__name__](corpus)
+        found = known[type(p).__name__](corpus) - out
+        if found and getattr(p, "denylist", None):
+            found = _confirmed(p, found, corpus)
+        out |= found
     return out
+
+
+def _confirmed(plugin, indexes: set[int], corpus: _Corpus) -> set[int]:
+    """The files in which one of a regex plugin's own patterns matches somewhere: the plugin matches per line,
+    and every match in a line is one in the whole text when '^' and '$' match at every line (MULTILINE)."""
+    patterns = [re.compile(r.pattern, r.flags | re.MULTILINE) for r in plugin.denylist]
+    texts = {i: corpus.datas[i].decode("utf-8", "replace") for i in indexes}
+    return {i for i in indexes if any(r.search(texts[i]) for r in patterns)}
 
 
 @dataclass(frozen=True)
@@ -264,7 +275,9 @@ class SecretScanner:
                                 hint="regenerate it: detect-secrets scan > .secrets.baseline")
         for section in ("plugins_used", "filters_used"):
             for entry in data.get(section) or []:
-                if not isinstance(entry, dict) or "path" in entry or "://" in str(entry.get("path", "")):
+                path = entry.get("path") if isinstance(entry, dict) else None
+                if not isinstance(entry, dict) or (path is not None and not (
+                        isinstance(path, str) and path.startswith("detect_secrets.") and "://" not in path)):
                     raise LauncherError(f"{BASELINE}: {section} names a plugin or filter by file path; the "
                                         "launcher runs only detect-secrets' own plugins and filters",
                                         hint="remove the custom entry (the launcher never imports code of the "

@@ -146,3 +146,14 @@ def test_the_screen_never_hides_what_detect_secrets_would_report(tmp_path_factor
         for found in scan_file(str(path)):
             # the file among others, as the snapshot screens it
             assert 1 in screens[plugins[found.type]](_Corpus([b"x", data, b"y"])), (plugins[found.type], data)
+
+
+@pytest.mark.slow
+def test_this_repository_snapshots_with_its_baseline():
+    # `make demo` launches from this repository: its fake test secrets are listed in .secrets.baseline
+    # (regenerate with `detect-secrets scan > .secrets.baseline` after adding one).
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    assert (repo / ".secrets.baseline").is_file()
+    assert build_snapshot(repo, allow_dirty=True).file_count > 100
