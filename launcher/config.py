@@ -138,6 +138,49 @@ def with_builtins(roots: list[Path]) -> list[Path]:
     return [*roots, BUILTIN_COMPONENTS]
 
 
+def _default_paths_checked(cfg: Config) -> Config:
+    """The default ledger and store of a project without [tool.launcher], held to the same rules."""
+    for key in ("ledger", "store"):
+        value = getattr(cfg, key)
+        why = _outside(cfg.project_dir, value)
+        if not why and key == "ledger" and (cfg.project_dir / value).is_symlink():
+            why = "is a symlink; the launcher writes only a plain file"
+        if why:
+            raise LauncherError(f"{key} '{value}' {why}", hint="make it a plain file or folder inside the project")
+    return cfg
+
+
+def _outside(project_dir: Path, rel: str) -> str:
+    """Why project_dir/rel is refused ('' when it is not): it resolves outside the project through a symlink that
+    git tracks, i.e. one a commit (a pull request) brought. A link made on the machine itself (a runner's store
+    kept on another disk) is the machine owner's choice and stays allowed."""
+    root = project_dir.resolve()
+    full = (project_dir / rel).resolve()
+    if full == root or full.is_relative_to(root):
+        return ""
+    link = _committed_link(project_dir, rel)
+    return f"resolves to {full}, outside the project, through the committed symlink '{link}'" if link else ""
+
+
+def _committed_link(project_dir: Path, rel: str) -> str:
+    """The first symlink on the way to project_dir/rel that git tracks ('' when none is)."""
+    import subprocess
+
+    parts = Path(rel).parts
+    for i in range(1, len(parts) + 1):
+        prefix = Path(*parts[:i])
+        if not (project_dir / prefix).is_symlink():
+            continue
+        try:
+            out = subprocess.run(["git", "ls-files", "--stage", "--", prefix.as_posix()], cwd=project_dir,
+                                 capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return prefix.as_posix()  # cannot tell: refuse
+        if out.startswith("120000 "):
+            return prefix.as_posix()
+    return ""
+
+
 def find_project(start: Path) -> Path | None:
     """The nearest folder at or above start that holds a pyproject.toml."""
     start = start.resolve()
@@ -179,10 +222,10 @@ def _load_project_config(start, project) -> Config:
         project_dir = find_project(Path(start or Path.cwd())) or Path(start or Path.cwd()).resolve()
     file = project_dir / "pyproject.toml"
     if not file.is_file():
-        return _with_local(Config(project_dir=project_dir))
+        return _default_paths_checked(_with_local(Config(project_dir=project_dir)))
     text = file.read_text(encoding="utf-8")
     if "[tool.launcher" not in text:
-        return _with_local(Config(project_dir=project_dir, file=file))
+        return _default_paths_checked(_with_local(Config(project_dir=project_dir, file=file)))
     from launcher import tomlcompat as tomllib
     rel = os.path.relpath(file)
     display = str(file) if rel.startswith("..") else rel  # diagnostics name the file as the user sees it
@@ -229,11 +272,21 @@ def _load_project_config(start, project) -> Config:
             if not p.is_dir():
                 bad(("component_roots",), f"component root '{r}' is not a folder",
                     "create it or remove it from component_roots (paths are relative to pyproject.toml)")
+            elif why := _outside(project_dir, r):
+                bad(("component_roots",), f"component root '{r}' {why}",
+                    "keep the project's components inside it; name others with --component-root")
             cfg.project_component_roots.append(p)
     for key in ("ledger", "store"):
         value = table.get(key, getattr(cfg, key))
         if not isinstance(value, str) or not value or os.path.isabs(value) or ".." in Path(value).parts:
             bad((key,), f"{key} must be a path inside the project, not {value!r}")
+        elif why := _outside(project_dir, value):
+            # checked on the resolved path: a committed symlink (to a folder or the file) would make the launcher
+            # write outside the checkout
+            bad((key,), f"{key} '{value}' {why}", "make it a plain file or folder inside the project")
+        elif key == "ledger" and (project_dir / value).is_symlink():
+            bad((key,), f"the ledger '{value}' is a symlink; the launcher writes only a plain file",
+                "replace the link by the file itself (git rm the link, commit the ledger)")
         else:
             setattr(cfg, key, value)
     run_command = table.get("run_command")

@@ -200,10 +200,14 @@ def load_event(path: str | Path | None = None, name: str | None = None) -> Event
 
 
 def matrix_id(runspec: str) -> str:
-    """A name usable as an artifact name and a job label: runspecs/a b.yaml -> runspecs-a-b.yaml."""
+    """A name usable as an artifact name and a concurrency group, unique per path: runspecs/a b.yaml ->
+    runspecs-a-b.yaml-1f3c5e7a. The readable part alone collides ('a b.yaml' and 'a-b.yaml', 'ä.yaml' and
+    'ö.yaml'); the short hash of the full path tells them apart."""
+    import hashlib
     import re
 
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", runspec).strip("-") or "runspec"
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", runspec).strip("-")[:80] or "runspec"
+    return f"{readable}-{hashlib.sha256(runspec.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
 def step_summary_limit(markdown: str, limit: int = 1_000_000) -> str:
@@ -304,8 +308,21 @@ class GitHubAPI:
             pages += 1
             link = headers.get("Link") or headers.get("link") or ""
             m = re.search(r'<([^>]+)>;\s*rel="next"', link)
-            url = m.group(1) if m else None
+            url = self._same_api(m.group(1)) if m else None
         return items
+
+    def _same_api(self, url: str) -> str:
+        """A Link header's next page, only on the API's own scheme, host and path: the token goes along with it."""
+        from urllib.parse import urlsplit
+
+        api, nxt = urlsplit(self.api_url), urlsplit(url)
+        if (nxt.scheme, nxt.netloc) != (api.scheme, api.netloc) or not (
+                nxt.path == api.path or nxt.path.startswith(api.path.rstrip("/") + "/")):
+            raise LauncherError(f"GitHub API: the next page is at {nxt.scheme}://{nxt.netloc}{nxt.path}, not on "
+                                f"{self.api_url}; not following it with the token",
+                                hint="a proxy or server rewrote the Link header; set GITHUB_API_URL to the API "
+                                     "that serves the pages")
+        return url
 
     def issue_comments(self, number: int) -> list[dict]:
         return self.paged(f"/repos/{self.repo}/issues/{number}/comments")

@@ -179,7 +179,8 @@ def _user() -> str:
 
 def launch(runspec: str | Path, *, config, target: str | None = None, overrides: dict[str, str] | None = None,
            component_roots: list | None = None, force: bool = False, allow_dirty: bool = False,
-           origin: str | None = None, on_event: Callable[[str, object], None] | None = None) -> LaunchResult:
+           origin: str | None = None, known_jobs: str | Path | None = None,
+           on_event: Callable[[str, object], None] | None = None) -> LaunchResult:
     from launcher.backends import get_backend
     from launcher.jobs.numbering import next_job_name, next_run_names
     from launcher.jobs.plan import build_plan, launcher_settings
@@ -239,8 +240,15 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     # 3. idempotency: the same content + commit on the same target is launched once. The ledger may be a stale
     # copy (a pull request's checkout lacks the rows the default branch got since), so the store's index counts
     # too; a job whose launch failed (record `removed`) counts in neither.
+    ledger = L.read_ledger(config.ledger_path, display=_display_path(config.ledger_path, config.project_dir))
+    if known_jobs is not None:
+        # Another ledger whose jobs count too (the default branch's, read in place by the CI launch: never copied
+        # over the checkout's file, which may be a symlink the pull request committed).
+        known = L.read_ledger(Path(known_jobs), display=str(known_jobs))
+        ledger = L.Ledger(rows=tuple(sorted({**{r.job: r for r in ledger.rows}, **{r.job: r for r in known.rows}}
+                                            .values(), key=lambda r: r.number, reverse=True)))
     if not force:
-        existing = _already_launched(L, config, store, resolved.content_hash, snapshot.commit, tgt.name)
+        existing = _already_launched(L, ledger, store, resolved.content_hash, snapshot.commit, tgt.name, config)
         if existing is not None:
             job, row = existing
             row = _with_current_status(L, store, row)
@@ -254,7 +262,8 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
         emit("cost", result.cost_estimate)
 
     # 4. allocate names, record, upload, submit
-    result.job = next_job_name(store)
+    # Above every job of the ledger at hand: a fresh store (a CI runner, another laptop) never reuses a number.
+    result.job = next_job_name(store, above=L.highest_job(ledger))
     emit("job", result.job)
     emit("target", tgt.name)
     result.parents = next_run_names(store, config.workspace, settings["compute_nodes"])
@@ -396,13 +405,13 @@ def _job_status(store, job: str) -> str | None:
     return record.get("status") if isinstance(record, dict) else None
 
 
-def _already_launched(L, config, store, content_hash: str, commit: str, target: str):
+def _already_launched(L, ledger, store, content_hash: str, commit: str, target: str, config):
     """(job, ledger row or None) of an earlier launch of this content at this commit on this target, or None.
 
     A ledger row counts unless the store says its launch failed (`removed`); a store without the record (the
     fresh local store of a CI runner) does not overrule the ledger. An index entry counts when its job's
     record is in the same store and not `removed`."""
-    row = L.find_launched(L.parse_ledger(config.ledger_path), content_hash, commit, target)
+    row = L.find_launched(ledger, content_hash, commit, target)
     if row is not None and row.status != R.REMOVED and _job_status(store, row.job) != R.REMOVED:
         return row.job, row
     entry = store.read_json(launched_index_key(content_hash, commit, target))
@@ -485,6 +494,8 @@ def _upsert_ledger(L, config, row) -> None:
     try:
         L.update_ledger_file(config.ledger_path, lambda ledger: L.upsert(ledger, row),
                              lock_dir=config.store_dir / "locks")
+    except L.LedgerConflict as exc:
+        raise L.LedgerConflict(f"{exc.message}; {row.job} was stopped and marked removed", hint=exc.hint) from None
     except OSError as exc:
         raise LauncherError(f"the ledger row of {row.job} could not be written ({exc.strerror or exc}: "
                             f"{exc.filename or config.ledger_path}); {row.job} was stopped and marked removed",

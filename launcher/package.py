@@ -12,7 +12,6 @@ import fnmatch
 import hashlib
 import io
 import os
-import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -39,8 +38,6 @@ SECRET_NAME_PATTERNS = (
 SECRET_NAME_EXCEPTIONS = (".env.example", ".env.sample", ".env.template", ".env.dist", "*.env.example")
 #: Folder names whose whole content is credentials (cloud CLIs' and ssh/gpg's homes).
 SECRET_DIRS = (".azure", ".aws", ".ssh", ".gnupg", ".gcloud", ".kube", ".docker")
-# A PEM private key inside a file of any name (a `deploy_key`, a key pasted into a config file).
-_PRIVATE_KEY_RE = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----\r?\n[A-Za-z0-9+/=]{32,}")
 
 #: Untracked paths that never make a tree dirty: the launcher's own store folder.
 IGNORED_UNTRACKED = (".launcher/",)
@@ -87,6 +84,9 @@ class Snapshot:
 def secret_reason(rel_path: str) -> str:
     """Why rel_path looks like a secret by its name ('' when it does not)."""
     parts = PurePosixPath(rel_path).parts
+    if any(part.lower() == ".git" for part in parts):
+        # git's own folder (or a file named .git): config with remote URLs and their tokens, hooks, credentials
+        return "it is inside git's own .git folder"
     for part in parts[:-1]:
         if part.lower() in SECRET_DIRS:
             return f"it is inside a {part}/ folder"
@@ -165,7 +165,14 @@ def _expand_extras(project_dir: Path, patterns: list[str]) -> list[str]:
         if not pattern or PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
             raise LauncherError(f"snapshot extra {pattern!r} must be a relative glob inside the project",
                                 hint="for example 'data/*.csv' or 'assets/**/*.bin'")
+        if any(part.lower() == ".git" for part in PurePosixPath(pattern).parts):
+            raise LauncherError(f"snapshot extra {pattern!r} names git's own .git folder, which is never packed",
+                                hint="its config holds remote URLs (with their tokens) and its hooks run code; "
+                                     "remove the pattern from code_extras")
         for p in project_dir.glob(pattern):
+            rel = p.relative_to(project_dir)
+            if any(part.lower() == ".git" for part in rel.parts):
+                continue  # a wildcard that walked into .git/: never packed
             if p.is_file() and p.resolve().is_relative_to(root):
                 found.add(p.relative_to(project_dir).as_posix())
     return sorted(found)
@@ -221,20 +228,26 @@ def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ..
             files[path] = mode == "100755"
     for path in _expand_extras(project_dir, list(extras)):
         if path not in files and not is_excluded(path, exclude):
+            real = (project_dir / path).resolve().relative_to(root).as_posix()
+            if real != path and (reason := secret_reason(real)):
+                secrets.append(f"{path} (it is a link to {real}: {reason})")
+                continue
             files[path] = bool((project_dir / path).stat().st_mode & stat.S_IXUSR)
 
     secrets += [f"{p} ({reason})" for p in sorted(files) if (reason := secret_reason(p))]
-    contents: dict[str, bytes] = {}
-    for path in sorted(files):
-        data = (project_dir / path).read_bytes()
-        if _PRIVATE_KEY_RE.search(data):
-            secrets.append(f"{path} (it contains a private key)")
-        contents[path] = data
+    contents: dict[str, bytes] = {path: (project_dir / path).read_bytes() for path in sorted(files)}
+    if not secrets:  # a refusal by name says enough; the content scan is for what names do not show
+        from launcher.secrets import SecretScanner
+
+        found = SecretScanner(project_dir).scan({p: (project_dir / p, data) for p, data in contents.items()})
+        secrets += [f"{f.path} (line {f.line}: {f.kind})" for f in found]
     if secrets:
         raise LauncherError("refusing to upload files that look like secrets: " + "; ".join(sorted(secrets)),
                             hint="remove them from git (`git rm --cached FILE`, then add them to .gitignore) and "
-                                 "pass secrets as environment variables or a key vault; if a file holds no "
-                                 "secret, rename it (e.g. `.env.example`)")
+                                 "pass secrets as environment variables or a key vault. A file that holds no "
+                                 "secret: rename it (e.g. `.env.example`); a finding that is no secret: mark the "
+                                 "line `# pragma: allowlist secret`, or list it in a detect-secrets baseline "
+                                 "(`detect-secrets scan > .secrets.baseline`, see docs/jobs.md)")
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

@@ -105,8 +105,8 @@ class LocalCodeStore(Store):
     def delete(self, key):
         self.inner.delete(key)
 
-    def next_number(self, counter):
-        return self.inner.next_number(counter)
+    def next_number(self, counter, *, above=0):
+        return self.inner.next_number(counter, above=above)
 
 
 def prepare_rerun(store, job: str, run: str, plan: dict | None = None) -> str | None:

@@ -33,6 +33,9 @@ def configure(parser) -> None:
                         help="launch with uncommitted changes (the job records the dirty files)")
     parser.add_argument("--origin", default=None, metavar="TEXT",
                         help="who/what launched it, for the ledger (default: 'local: <user>')")
+    parser.add_argument("--known-jobs", default=None, metavar="LEDGER",
+                        help="another ledger whose jobs count too (CI: the default branch's jobs.md): content "
+                             "launched there is not launched again, and the job number goes above its jobs")
     parser.add_argument("--ledger-row-out", default=None, metavar="FILE",
                         help="also write the job's ledger row as JSON to FILE (for CI steps)")
     parser.add_argument("--json-out", default=None, metavar="FILE",
@@ -85,7 +88,7 @@ def run(args) -> int:
     try:
         result = launch(args.runspec, config=cfg, target=args.target, overrides=parse_overrides(args.overrides),
                         component_roots=args.component_roots, force=args.force, allow_dirty=args.allow_dirty,
-                        origin=args.origin, on_event=on_event)
+                        origin=args.origin, known_jobs=args.known_jobs, on_event=on_event)
     except BaseException as exc:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if printed and printed[-1] != "submitted":

@@ -21,6 +21,9 @@ The jobs.md ledger: one row per launched job, upserted by job number (see docs/l
            differ from your last commit (--all: every row). Your working tree and branches are not touched.
   refresh  ask the job store for the status and best hpmax of every job whose row is not final yet
            (queued, running, ...) and rewrite those cells; --push commits the result on the remote instead.
+  record   the workflow's record step: the row of a launch, built from trusted inputs (the runspec path, the
+           payload checked out at the event's head commit, the target and origin), with only the job number,
+           launch time, status and best hpmax taken from the launch result; then pushed as `push` does.
   show     the ledger's rows (text or JSON).
 
 Examples:
@@ -53,6 +56,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
                          help="refresh the ledger on the remote branch and push it, instead of the local file")
     _push_options(refresh)
     refresh.set_defaults(_action=_run_refresh)
+
+    record = sub.add_parser("record", help="push the row of a launch, built from trusted inputs (CI record step)",
+                            description="Build a launch's row from the runspec at the payload checkout's commit "
+                                        "and push it; the launch result gives only job, launch time, status and "
+                                        "best hpmax.")
+    _common(record)
+    record.add_argument("--row-json", required=True, metavar="FILE",
+                        help="the row the launch wrote (--ledger-row-out); read as untrusted data")
+    record.add_argument("--payload", required=True, metavar="DIR",
+                        help="a checkout of the launched commit (the record job makes it itself)")
+    record.add_argument("--runspec", required=True, metavar="PATH", help="the runspec, relative to the payload")
+    record.add_argument("--target", required=True, metavar="NAME", help="the compute target it was launched on")
+    record.add_argument("--origin", default="", metavar="TEXT", help="the origin column (e.g. 'PR #12')")
+    _push_options(record)
+    record.set_defaults(_action=_run_record)
 
     show = sub.add_parser("show", help="print the ledger's rows", description="Print the ledger's rows.")
     _common(show)
@@ -127,23 +145,28 @@ def _push_text(res) -> str:
 
 
 # -- push ---------------------------------------------------------------------------------------------------------
-def _read_rows(files: list[str]):
+def _read_json(name: str):
     from launcher.diagnostics import LauncherError
+
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LauncherError(f"cannot read row file {name}: {getattr(exc, 'strerror', None) or exc}",
+                            hint="give the file that `launcher launch --ledger-row-out FILE` wrote") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LauncherError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}",
+                            hint="the file must hold a ledger row object (launcher launch --ledger-row-out)") \
+            from None
+
+
+def _read_rows(files: list[str]):
     from launcher.ledger import LedgerRow
 
     rows = []
     for name in files:
-        try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise LauncherError(f"cannot read row file {name}: {exc.strerror}",
-                                hint="give the file that `launcher launch --ledger-row-out FILE` wrote") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise LauncherError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}",
-                                hint="the file must hold a ledger row object (launcher launch --ledger-row-out)") \
-                from None
+        data = _read_json(name)
         for i, item in enumerate(data if isinstance(data, list) else [data]):
             rows.append(LedgerRow.from_dict(item, source=name if not isinstance(data, list) else f"{name}[{i}]"))
     return rows
@@ -171,6 +194,23 @@ def _run_push(args) -> int:
             _emit(args, res, f"{display}: no changed rows to push (--all pushes every row)\n")
             return 0
     res = L.push_ledger(root, rel, rows, remote=args.remote, branch=args.branch, message=args.message,
+                        retries=args.retries, on_retry=_retry_notice(args))
+    _emit(args, res, _push_text(res))
+    return 0
+
+
+def _run_record(args) -> int:
+    from launcher import gitutil
+    from launcher import ledger as L
+    from launcher.ledger.record import trusted_row
+
+    cfg, path, _display = _context(args)
+    root = gitutil.repo_root(cfg.project_dir)
+    rel = L.repo_relative(root, path)
+    claimed = _read_json(args.row_json)
+    row = trusted_row(claimed, payload_dir=Path(args.payload), runspec=args.runspec, target=args.target,
+                      origin=args.origin, ledger_rel=rel, source=args.row_json)
+    res = L.push_ledger(root, rel, [row], remote=args.remote, branch=args.branch, message=args.message,
                         retries=args.retries, on_retry=_retry_notice(args))
     _emit(args, res, _push_text(res))
     return 0

@@ -17,9 +17,10 @@ def run_counter(workspace: str) -> str:
     return f"{workspace}-runs"
 
 
-def next_job_name(store: Store) -> str:
-    """The next free job name, e.g. 'job12'. Never the same name twice for one store."""
-    return f"job{store.next_number(JOB_COUNTER)}"
+def next_job_name(store: Store, *, above: int = 0) -> str:
+    """The next free job name, e.g. 'job12'. Never the same name twice for one store, and above job<above> (the
+    highest job of the ledger the launch reads), so a fresh store never reuses a number the ledger holds."""
+    return f"job{store.next_number(JOB_COUNTER, above=above)}"
 
 
 def next_run_names(store: Store, workspace: str, count: int) -> list[str]:

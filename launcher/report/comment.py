@@ -4,6 +4,10 @@ Input is the JSON the other stages write (launch, smoke, lint). Their shapes are
 that is missing just leaves its line out, so the comment never fails because a stage grew or lost a field.
 The body always starts with the hidden marker that `launcher comment --post` finds it by (together with
 the bot author: anyone can paste a marker), and it always stays under GitHub's comment size limit.
+
+Every text taken from those files is rendered inert (`_inert`, `_code`): the smoke and lint files, and a local
+launch's, are written in jobs where the pull request's code ran, so their strings may hold Markdown links,
+images, HTML or @mentions that the bot's comment must not turn into live ones.
 """
 
 from __future__ import annotations
@@ -106,12 +110,12 @@ def _warning_lines(inp: CommentInput) -> list[str]:
         loc = str(d.get("file") or inp.runspec)
         if d.get("line"):
             loc += f":{d['line']}"
-        code = f"{d['code']} " if d.get("code") else ""
-        hint = f" — {d['hint']}" if d.get("hint") else ""
-        lines.append(f"`{loc}` {code}{d['severity']}: {d['message']}{hint}")
+        code = f"{_md_cell(d['code'])} " if d.get("code") else ""
+        hint = f" — {_md_cell(d['hint'])}" if d.get("hint") else ""
+        lines.append(f"{_code(loc)} {code}{_md_cell(d['severity'])}: {_md_cell(d['message'])}{hint}")
     for w in _first(inp.launch, "warnings", default=[]) or []:
         if isinstance(w, str):
-            lines.append(w)
+            lines.append(_md_cell(w))
     lines.extend(inp.extra_warnings)
     return list(dict.fromkeys(lines))
 
@@ -124,21 +128,52 @@ def _smoke_status(smoke: dict) -> str:
         status = "passed" if smoke["ok"] else "failed"
     if status is None and "passed" in smoke:
         status = "passed" if smoke["passed"] else "failed"
-    return str(status or "finished")
+    return _md_cell(status or "finished")
+
+
+# What makes Markdown live: links and images ([]), HTML and autolinks (<>), code spans (`), table cells (|), and
+# the escapes themselves. Emphasis (*_~) changes no meaning and stays readable.
+_MD_PUNCT = "\\`[]<>|"
+_ZWJ = "\u2060"  # a word joiner: invisible, and it stops GitHub's autolinks and @mentions
+
+
+def _inert(value) -> str:
+    """Text for the comment that renders as itself: no link, image, HTML, heading, @mention or autolink."""
+    text = str(value).replace("&", "&amp;")
+    text = "".join("\\" + ch if ch in _MD_PUNCT else ch for ch in text)
+    for live in ("://", "www.", "@"):
+        text = text.replace(live, live[0] + _ZWJ + live[1:])
+    return text
+
+
+def _code(value) -> str:
+    """A code span (inert by Markdown's rules) for names and paths; it cannot be closed from inside."""
+    text = " ".join(str(value).replace("`", "'").split())
+    for live in ("://", "www.", "@"):  # GitHub links nothing in code spans; a copied value stays unlinked too
+        text = text.replace(live, live[0] + _ZWJ + live[1:])
+    return f"`{text}`" if text else "``"
 
 
 def _md_cell(value) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return _inert(" ".join(str(value).splitlines()))
 
 
 # ---------------------------------------------------------------------------------------------------------
 # sections
 
+def _job(launch: dict | None) -> str:
+    """The job name of a launch file, only when it is one (job12): it goes into commands and a heading."""
+    from launcher.jobs.numbering import JOB_NAME_RE
+
+    job = _first(launch, "job", "job_id")
+    return job if isinstance(job, str) and JOB_NAME_RE.match(job) else ""
+
+
 def _headline(inp: CommentInput) -> str:
     launch = inp.launch
-    name = f"`{inp.runspec}`"
+    name = _code(inp.runspec)
     if launch:
-        job = _first(launch, "job", "job_id")
+        job = _job(launch)
         if _launch_error(launch):
             return f"### {name}: launch failed"
         if job and _already(launch):
@@ -159,7 +194,7 @@ def _facts(launch: dict, job_launcher: dict) -> list[str]:
         if value not in (None, "", []):
             rows.append(f"| {label} | {_md_cell(value)} |")
 
-    add("Job", _first(launch, "job", "job_id"))
+    add("Job", _job(launch))
     summary = launch.get("summary") if isinstance(launch.get("summary"), dict) else {}
     status = _first(summary, "status") or _first(launch, "state", "status")
     add("Status", {"launched": "submitted", "exists": "already launched"}.get(status, status))
@@ -195,7 +230,7 @@ def _facts(launch: dict, job_launcher: dict) -> list[str]:
 
 def _runs_section(parents: list[str], names: list[str], limit: int) -> str:
     def listing(items: list[str]) -> str:
-        shown = ", ".join(f"`{n}`" for n in items[:limit])
+        shown = ", ".join(_code(n) for n in items[:limit])
         return shown + (f" … and {len(items) - limit} more" if len(items) > limit else "")
 
     out = []
@@ -215,15 +250,15 @@ def _smoke_section(smoke: dict | None, tail_chars: int) -> str:
         head += f" in {seconds:.1f} s"
     details = []
     if _first(smoke, "iterations") is not None:
-        details.append(f"max_iterations cut to {smoke['iterations']}")
+        details.append(f"max_iterations cut to {_md_cell(smoke['iterations'])}")
     if "hpmax" in smoke:
-        details.append(f"hpmax {smoke['hpmax'] if smoke['hpmax'] is not None else 'n/a'}")
+        details.append(f"hpmax {_md_cell(smoke['hpmax']) if smoke['hpmax'] is not None else 'n/a'}")
     if _first(smoke, "failing_stage"):
-        details.append(f"failing stage: {smoke['failing_stage']}")
+        details.append(f"failing stage: {_md_cell(smoke['failing_stage'])}")
     out = [head + (f" ({', '.join(details)})" if details else "")]
     summary = _first(smoke, "summary", "markdown")
     if isinstance(summary, str):
-        out.append(summary.strip()[:tail_chars])
+        out.append(_inert(summary.strip()[:tail_chars]))
     stages = _first(smoke, "stages", default=[])
     if isinstance(stages, list) and stages and all(isinstance(s, dict) for s in stages):
         out += ["", "| stage | status | reports | last metrics |", "|---|---|---|---|"]
@@ -259,7 +294,7 @@ def _warnings_section(lines: list[str], limit: int) -> str:
 
 def _links_section(inp: CommentInput) -> str:
     links = []
-    if inp.ledger_url and inp.launch and _first(inp.launch, "job", "job_id"):
+    if inp.ledger_url and inp.launch and _job(inp.launch):
         links.append(f"[ledger row]({inp.ledger_url})")
     if inp.run_url:
         links.append(f"[workflow run]({inp.run_url})")
@@ -268,7 +303,7 @@ def _links_section(inp: CommentInput) -> str:
 
 def _next_section(inp: CommentInput) -> str:
     launch = inp.launch or {}
-    job = _first(launch, "job", "job_id")
+    job = _job(launch)
     error = _launch_error(launch)
     if job and not error:
         return "\n".join(["**Next:**", "", "```sh",
@@ -282,7 +317,7 @@ def _next_section(inp: CommentInput) -> str:
         return (f"**Launch error:** {_md_cell(error)}\n\n{fix}"
                 "**Next:** fix it and push, or re-run the workflow; a re-run never launches twice.")
     if inp.smoke and _smoke_status(inp.smoke) in ("failed", "error"):
-        return ("**Next:** reproduce locally with `launcher smoke " + inp.runspec + "`, fix, and push.")
+        return ("**Next:** reproduce locally with " + _code("launcher smoke " + inp.runspec) + ", fix, and push.")
     if inp.launch_skipped:
         return f"**Not launched:** {inp.launch_skipped}"
     enabled = inp.job_launcher.get("enabled")

@@ -213,10 +213,10 @@ class AzureBlobStore(Store):
 
         self._call(remove, f"deleting {key}")
 
-    def next_number(self, counter: str) -> int:
-        return self.next_numbers(counter, 1)[0]
+    def next_number(self, counter: str, *, above: int = 0) -> int:
+        return self.next_numbers(counter, 1, above=above)[0]
 
-    def next_numbers(self, counter: str, count: int) -> range:
+    def next_numbers(self, counter: str, count: int, *, above: int = 0) -> range:
         """count consecutive numbers in one compare-and-swap of counters/<counter> (retried on 412/409)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -242,15 +242,15 @@ class AzureBlobStore(Store):
                 if error_code(exc) == "ContainerNotFound":
                     raise
                 if count:  # create it; If-None-Match: * makes a racing creator get 409
-                    blob.upload_blob(f"{count}\n".encode(), overwrite=False)
-                return range(1, count + 1)
+                    blob.upload_blob(f"{above + count}\n".encode(), overwrite=False)
+                return range(above + 1, above + count + 1)
             text = downloader.readall().decode("utf-8", "replace").strip()
             if not text.isdigit():
                 raise LauncherError(f"counter blob {key} in {self.url} holds {text[:40]!r}, not a number",
                                     hint="restore it to the highest number already used (e.g. the last job "
                                          "number); the launcher never hands out a number twice, so it will not "
                                          "guess")
-            current = int(text)
+            current = max(int(text), above)
             if count:
                 blob.upload_blob(f"{current + count}\n".encode(), overwrite=True, etag=downloader.properties.etag,
                                  match_condition=MatchConditions.IfNotModified)

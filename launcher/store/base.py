@@ -43,12 +43,13 @@ class Store(ABC):
         """Remove the object; no error when it does not exist."""
 
     @abstractmethod
-    def next_number(self, counter: str) -> int:
+    def next_number(self, counter: str, *, above: int = 0) -> int:
         """Atomically increment counters/<counter> and return the new value (1 for a new counter).
 
-        A number is never returned twice, also under concurrent callers in several processes."""
+        A number is never returned twice, also under concurrent callers in several processes. `above`: the number
+        is also above this one (the counter first moves up to it), e.g. above every job a ledger already holds."""
 
-    def next_numbers(self, counter: str, count: int) -> Sequence[int]:
+    def next_numbers(self, counter: str, count: int, *, above: int = 0) -> Sequence[int]:
         """Allocate `count` numbers of counters/<counter> at once (e.g. the run names of one job).
 
         This default calls next_number `count` times: every number is unique, but under concurrent callers
@@ -56,7 +57,7 @@ class Store(ABC):
         override it and return a contiguous range."""
         if count < 0:
             raise ValueError(f"count must be >= 0, not {count}")
-        return [self.next_number(counter) for _ in range(count)]
+        return [self.next_number(counter, above=above) for _ in range(count)]
 
     # Conveniences built on the primitives; implementations may override them for speed.
     def read_text(self, key: str) -> str | None:

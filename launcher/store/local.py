@@ -119,10 +119,10 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             pass
 
-    def next_number(self, counter: str) -> int:
-        return self.next_numbers(counter, 1)[0]
+    def next_number(self, counter: str, *, above: int = 0) -> int:
+        return self.next_numbers(counter, 1, above=above)[0]
 
-    def next_numbers(self, counter: str, count: int) -> range:
+    def next_numbers(self, counter: str, count: int, *, above: int = 0) -> range:
         """Allocate count consecutive numbers in one locked read-increment-write; returns them as a range."""
         validate_counter(counter)
         if count < 0:
@@ -139,7 +139,7 @@ class LocalStore(Store):
                 except OSError as exc:  # EINTR on a signal: try again
                     if exc.errno != errno.EINTR:
                         raise
-            current = self._read_counter(value_path)
+            current = max(self._read_counter(value_path), above)
             if count:
                 atomic_write(value_path, f"{current + count}\n".encode(), durable=True)
             return range(current + 1, current + count + 1)

@@ -58,6 +58,9 @@ def test_counters_hand_out_each_number_once_under_racing_writers(store, azurite)
     assert store.next_number("jobs") == 1
     assert list(store.next_numbers("ws1-runs", 5)) == [1, 2, 3, 4, 5]
     assert list(store.next_numbers("ws1-runs", 0)) == []
+    assert store.next_number("fresh", above=7) == 8  # a new counter blob starts above the floor
+    assert store.next_number("fresh", above=3) == 9
+    assert store.next_number("jobs", above=20) == 21
     assert store.read_text("counters/ws1-runs") == "5\n"  # the folder store's format
     # Two store objects (as two launcher processes), four threads each, racing on one counter.
     other = AzureBlobStore(store.url, AzureNamedKeyCredential(azurite.account_name, azurite.account_key))

@@ -94,6 +94,7 @@ class FakeGitHub:
         self.pulls: list[dict] = []
         self.calls: list[tuple[str, str]] = []
         self.next_id = 1000
+        self.link_base = ""  # where Link: rel="next" points ('' = this server): a test makes it point elsewhere
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
@@ -151,7 +152,7 @@ class FakeGitHub:
                     chunk = items[(page - 1) * per: page * per]
                     headers = {}
                     if page * per < len(items):
-                        nxt = f"{fake.url}{url.path}?per_page={per}&page={page + 1}"
+                        nxt = f"{fake.link_base or fake.url}{url.path}?per_page={per}&page={page + 1}"
                         headers["Link"] = f'<{nxt}>; rel="next"'
                     return self._send(200, chunk, headers)
                 if m and method == "POST":

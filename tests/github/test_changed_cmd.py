@@ -8,6 +8,8 @@ import pytest
 
 from gh_helpers import pull_request_event, read_outputs, runspec_text
 
+from launcher.github import matrix_id
+
 PYPROJECT = """\
 [tool.launcher.targets.local]
 backend = "local"
@@ -65,7 +67,7 @@ def test_pull_request_lists_added_and_modified_runspecs_not_deleted_or_other_fil
     assert data["origin"] == "PR #12"
     by_path = {i["runspec"]: i for i in data["items"]}
     assert by_path["runspecs/new.yml"]["backend"] == "local"
-    assert by_path["runspecs/old.yaml"] == {"runspec": "runspecs/old.yaml", "id": "runspecs-old.yaml",
+    assert by_path["runspecs/old.yaml"] == {"runspec": "runspecs/old.yaml", "id": matrix_id("runspecs/old.yaml"),
                                             "launch": True, "target": "azb-cpu", "backend": "azure-batch"}
 
 
@@ -85,7 +87,7 @@ def test_github_format_writes_matrices_split_by_backend_and_a_summary(run_cli, r
     assert len(json.loads(outputs["record_matrix"])["include"]) == 2
     assert outputs["any"] == outputs["any_launch"] == outputs["any_remote"] == outputs["any_local"] == "true"
     assert outputs["fork"] == "false" and outputs["pr"] == "3" and outputs["origin"] == "PR #3"
-    assert outputs["files"].split("\n") == [m["runspec"] for m in matrix]
+    assert json.loads(outputs["files"]) == [m["runspec"] for m in matrix]
     summary = actions_env["GITHUB_STEP_SUMMARY"].read_text()
     assert "| `runspecs/old.yaml` | yes | azb-cpu (azure-batch) |" in summary
     assert "| `runspecs/quiet.yaml` | no |" in summary
@@ -121,7 +123,7 @@ def test_no_runspec_changed_gives_empty_outputs(run_cli, repo, tmp_path, actions
     assert code == 0, err
     assert "no runspec changed" in out
     outputs = read_outputs(actions_env["GITHUB_OUTPUT"])
-    assert outputs["any"] == "false" and outputs["files"] == ""
+    assert outputs["any"] == "false" and outputs["files"] == "[]"
 
 
 def test_push_uses_before_after_and_names_the_pusher(run_cli, repo, tmp_path):
@@ -256,3 +258,46 @@ def test_a_runspec_without_compute_target_is_routed_where_launch_will_run_it(run
     data = changed_json(run_cli, repo, "--event-path", event, "--event-name", "pull_request")
     entry = next(i for i in data["items"] if i["runspec"] == "runspecs/default_target.yaml")
     assert (entry["launch"], entry["target"], entry["backend"]) == (True, "local", "local")
+
+
+def test_matrix_ids_are_unique_per_path():
+    """Issue 13, item 8: 'a b.yaml' and 'a-b.yaml' (or 'ä.yaml' and 'ö.yaml') had one id."""
+    pairs = [("runspecs/a b.yaml", "runspecs/a-b.yaml"), ("runspecs/ä.yaml", "runspecs/ö.yaml")]
+    for a, b in pairs:
+        assert matrix_id(a) != matrix_id(b)
+        assert matrix_id(a) == matrix_id(a)
+    import re
+
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", matrix_id(p)) for pair in pairs for p in pair)
+    assert matrix_id("runspecs/a b.yaml").startswith("runspecs-a-b.yaml-")
+
+
+@pytest.mark.parametrize("name", ["runspecs/a\n::error title=Approved::ok.yaml", "runspecs/x\r.yaml",
+                                  "runspecs/\u202eevil.yaml", "runspecs/a\u2028b.yaml"])
+def test_a_changed_path_with_control_characters_is_refused_with_an_annotation(run_cli, repo, tmp_path, name,
+                                                                               actions_env):
+    """Issue 13, item 7: a newline in a file name printed a fake workflow command and split the file list."""
+    base = repo.git("rev-parse", "HEAD").strip()
+    repo.write(name, runspec_text())
+    repo.write("runspecs/fine.yaml", runspec_text())
+    head = repo.commit("odd name")
+    event = write_event(tmp_path, pull_request_event(3, base, head))
+    code, out, err = run_cli("changed", "--event-path", event, "--event-name", "pull_request", "--format", "github",
+                             cwd=repo.path)
+    assert code == 1 and "refusing changed paths" in err and "Traceback" not in err
+    lines = out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("::error title=unsafe file name::refusing the changed path")
+    assert not any(line.startswith("::error title=Approved") for line in (out + err).splitlines())
+    assert read_outputs(actions_env["GITHUB_OUTPUT"]) == {}  # no matrix: nothing validated or launched
+
+
+def test_a_crafted_event_path_leaving_the_repository_is_refused(run_cli, repo, tmp_path):
+    """Issue 13, item 10: a push event's commits listed runspecs/../../x.yaml and `changed` listed it."""
+    (tmp_path / "x.yaml").write_text(runspec_text())
+    after = repo.git("rev-parse", "HEAD").strip()
+    rel = "runspecs/../" + "../" * (len(repo.path.relative_to(tmp_path).parts)) + "x.yaml"
+    payload = {"ref": "refs/heads/f", "before": "0" * 40, "after": after, "repository": {"full_name": "octo/exp"},
+               "commits": [{"added": [rel], "modified": []}]}
+    code, _out, err = run_cli("changed", "--event-path", write_event(tmp_path, payload), "--event-name", "push",
+                              "--format", "json", cwd=repo.path)
+    assert code == 1 and "not a path inside the repository" in err, err

@@ -219,3 +219,48 @@ def test_post_without_a_token_says_what_to_set(run_cli, monkeypatch, actions_env
     monkeypatch.delenv("GH_TOKEN", raising=False)
     code, out, err = run_cli("comment", "--runspec", "runspecs/x.yaml", "--post", "--pr", "1")
     assert code == 1 and "GITHUB_TOKEN is not set" in err
+
+
+def test_text_from_artifacts_renders_inert():
+    """Issue 13, item 5: smoke.json, lint.json and a local launch's launch.json are written where the pull
+    request's code ran; nothing in them may become a live link, image, HTML or @mention in the bot's comment."""
+    evil = "[verify your account](https://phish.example.invalid) ![x](https://t.example.invalid/p.png) " \
+           "<img src=x onerror=alert(1)> @maintainers www.example.invalid `code` | cell"
+    smoke = {"result": "failed", "summary": evil, "failing_stage": evil, "error": evil,
+             "stages": [{"component": evil, "status": evil, "metrics": {"k": evil}}]}
+    lint = {"diagnostics": [{"severity": "warning", "message": evil, "hint": evil, "code": evil, "file": evil}]}
+    launch = {"status": "launched", "job": "job3](https://phish.example.invalid)", "target": evil,
+              "runs": [evil], "error": evil}
+    body = render_comment(CommentInput(runspec="runspecs/x.yaml", launch=launch, smoke=smoke, lint=lint))
+    import re
+
+    outside_code = "".join(body.split("```")[0::2])  # fenced blocks and code spans are inert by Markdown's rules
+    text = re.sub(r"`[^`\n]*`", "", outside_code.replace("\\`", ""))
+    assert not re.search(r"(?<!\\)\]\(", text) and not re.search(r"(?<!\\)!\[", text)
+    assert not re.search(r"(?<!\\)<img", text)
+    assert "://" not in outside_code and "www." not in outside_code and "@maintainers" not in outside_code
+    assert "job3" not in body  # not a job name: never put into a heading or a command
+
+
+def test_the_token_never_follows_a_link_header_off_the_api(fake_github):
+    """Issue 13, item 10: GitHubAPI.paged sent the token to whatever URL the Link header named."""
+    from gh_helpers import FakeGitHub
+
+    from launcher.diagnostics import LauncherError
+    from launcher.github import GitHubAPI
+
+    elsewhere = FakeGitHub(token="other").start()
+    try:
+        for i in range(150):
+            fake_github.add_comment(5, f"c{i}", "someone")
+        api = GitHubAPI("octo/exp", "t0ken", api_url=fake_github.url)
+        assert len(api.issue_comments(5)) == 150  # pages on the API itself are followed
+        fake_github.link_base = elsewhere.url
+        with pytest.raises(LauncherError, match="not following it with the token"):
+            api.issue_comments(5)
+        assert elsewhere.calls == []
+        fake_github.link_base = fake_github.url.replace("127.0.0.1", "localhost")  # another host name
+        with pytest.raises(LauncherError, match="not following it"):
+            api.issue_comments(5)
+    finally:
+        elsewhere.stop()

@@ -220,3 +220,54 @@ def test_eight_concurrent_pushers_all_land_once(make_clone, remote, tmp_path):
     log = git("log", "--format=%s", "main", cwd=remote).splitlines()
     assert len(log) == 1 + 1 + 1 + 8  # initial, job1, hand edit, 8 ledger commits
     assert git("rev-list", "--merges", "--count", "main", cwd=remote).strip() == "0"
+
+
+def test_eight_concurrent_pushers_from_one_clone_all_land(make_clone, remote, tmp_path):
+    """Issue 13, item 4: 8 pushes from ONE clone at once. A fetch into a private ref also updated
+    refs/remotes/origin/main on the side (git's opportunistic update), and 2 of 8 failed with
+    "cannot lock ref 'refs/remotes/origin/main'"."""
+    clone = make_clone("shared")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    procs = []
+    for n in range(1, 9):
+        row_file = tmp_path / f"row{n}.json"
+        row_file.write_text(json.dumps(row(n).to_dict()))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "launcher", "ledger", "push", "--row-json", str(row_file), "--retries", "12",
+             "--format", "json"], cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+    ledger = L.parse_ledger(remote_file(remote))
+    assert [r.job for r in ledger.rows] == [f"job{n}" for n in range(8, 0, -1)]
+
+
+def test_a_row_of_another_launch_is_refused_and_the_remote_left_byte_for_byte(make_clone, remote):
+    """The invariant: a row is only updated by the same launch (job, content hash, commit, launch time)."""
+    clone = make_clone("c1")
+    L.push_ledger(clone, "jobs.md", [row(1), row(2)])
+    before, tip = remote_file(remote), git("rev-parse", "main", cwd=remote)
+    # a fresh store's job1 (another content) and a forged job2 (status, description, blanked hashes)
+    for bad in (row(1, content_hash="ffffffffffff", launched="2025-06-01 09:00"),
+                row(2, status="cancelled", description="[verify](https://phish.example.invalid)", content_hash="",
+                    commit="")):
+        with pytest.raises(L.LedgerConflict, match=f"{bad.job} is already in the ledger for another launch") as info:
+            L.push_ledger(clone, "jobs.md", [bad])
+        assert "only ever updated by the launch that wrote it" in info.value.hint
+        assert remote_file(remote) == before and git("rev-parse", "main", cwd=remote) == tip
+    # the same launch may update its row (its status, here)
+    L.push_ledger(clone, "jobs.md", [row(2, status="completed", best_hpmax="0.5")])
+    assert L.parse_ledger(remote_file(remote)).get("job2").status == "completed"
+
+
+def test_the_fetch_touches_no_remote_tracking_ref(make_clone, remote):
+    # What made item 4's pushers collide: the fetch into the private ref updated refs/remotes/origin/main too.
+    from launcher.ledger.push import _fetch_tip
+
+    clone, other = make_clone("c1"), make_clone("other")
+    tracking = git("rev-parse", "refs/remotes/origin/main", cwd=clone)
+    commit_file(other, "x.txt", "x\n", "moved")
+    git("push", "--quiet", "origin", "main", cwd=other)
+    tip = _fetch_tip(clone, "origin", "main", "refs/launcher/test")
+    assert tip == git("rev-parse", "main", cwd=remote).strip()
+    assert git("rev-parse", "refs/remotes/origin/main", cwd=clone) == tracking

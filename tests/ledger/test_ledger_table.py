@@ -204,19 +204,43 @@ def test_concurrent_local_upserts_keep_every_row(tmp_path):
     assert not written and len(unchanged.rows) == 8
 
 
-_cell_text = st.text(alphabet=string.ascii_letters + string.digits + " |\\*_-.:/#@()[]<>×\n", max_size=30)
+# Any Unicode (every line separator str.splitlines() knows included), and the fragments the escaping is about.
+_FRAGMENTS = ["|", "\\", "\\|", "<br>", "\\<br>", "\n", "\r", "\r\n", "\u2028", "\u2029", "\v", "\f", "\x1c",
+              "\x1d", "\x1e", "\x85", "[", "](", ")", "%", " ", "\t"]
+_cell_text = st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=8), max_size=8).map("".join)
+_path_text = st.lists(st.sampled_from(_FRAGMENTS + ["/", "runspecs/", ".yaml", "ä", "a b"]) | st.text(max_size=6),
+                      max_size=8).map("".join).filter(lambda p: not p.startswith("["))
 
 
-@settings(max_examples=150, deadline=None)
-@given(description=_cell_text, origin=_cell_text, status=_cell_text, n=st.integers(1, 10**6))
-def test_any_cell_text_survives_render_and_parse(description, origin, status, n):
-    r = row(n, description=description, origin=origin, status=status)
+@settings(max_examples=300, deadline=None)
+@given(description=_cell_text, origin=_cell_text, status=_cell_text, runspec=_path_text, n=st.integers(1, 10**6))
+def test_any_unicode_text_and_path_survives_render_and_parse(description, origin, status, runspec, n):
+    r = row(n, description=description, origin=origin, status=status, runspec=runspec)
     text = ledger_text(r)
     assert L.render(L.parse_ledger(text)) == text
-    back = L.parse_ledger(text).get(f"job{n}")
-    for name in ("description", "origin", "status"):
-        # '<br>' written by hand reads as a line break; everything else comes back as it was (stripped)
-        assert getattr(back, name) == getattr(r, name).replace("<br>", "\n").strip()
+    assert L.parse_ledger(text).get(f"job{n}") == r  # exactly the row (its values as a row keeps them: stripped)
+    again = L.upsert(L.parse_ledger(text), row(n + 1))  # and the file stays updatable
+    assert L.parse_ledger(L.render(again)).get(f"job{n}") == r
+
+
+def test_a_line_separator_in_a_description_does_not_break_the_ledger():
+    """Issue 13, item 3: parse split lines with str.splitlines(), which also breaks at U+2028 and friends; a
+    runspec with description "a\u2028b" then stopped every launch, push and refresh (`the row has 11 cells`)."""
+    for sep in ("\u2028", "\u2029", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85"):
+        text = ledger_text(row(1, description=f"a{sep}b"), row(2))
+        ledger = L.parse_ledger(text)
+        assert ledger.get("job1").description == f"a{sep}b"
+        assert L.render(L.upsert(ledger, row(3))).count("\n") == text.count("\n") + 1
+
+
+def test_upsert_refuses_a_row_of_another_launch_and_leaves_the_ledger_alone():
+    ledger = L.upsert(L.Ledger(), row(1))
+    for other in (row(1, content_hash="9" * 20), row(1, commit="1" * 20), row(1, launched="2025-05-02 08:00")):
+        with pytest.raises(L.LedgerConflict, match="job1 is already in the ledger for another launch"):
+            L.upsert(ledger, other)
+    assert ledger.get("job1") == row(1)
+    assert L.same_launch(row(1), row(1, status="completed", description="edited"))
+    assert L.highest_job(L.upsert(ledger, row(40))) == 40 and L.highest_job(L.Ledger()) == 0
 
 
 def test_a_ledger_that_is_not_a_readable_text_file_is_an_error_with_a_hint(tmp_path):

@@ -127,7 +127,7 @@ def test_secret_extras_and_private_key_contents_are_refused(make_repo):
         build_snapshot(repo, extras=["*.pem"], allow_dirty=True)
     key = "-----BEGIN OPENSSH " + "PRIVATE KEY-----\n" + "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" * 2 + "\n"
     repo2 = make_repo({**FILES, "config/deploy_settings": key}, "p2")
-    with pytest.raises(LauncherError, match="config/deploy_settings \\(it contains a private key\\)"):
+    with pytest.raises(LauncherError, match="config/deploy_settings \\(line 1: Private Key\\)"):
         build_snapshot(repo2)
 
 

@@ -97,3 +97,50 @@ def test_bad_layout_settings_name_their_line(tmp_path, body, needle):
         load_config(write(tmp_path, f'[tool.launcher]\nworkspace = "ws1"\n{body}\n'))
     d = exc.value.diagnostics[0]
     assert needle in d.message and d.line == 6 and d.code == "CF002"
+
+
+def test_ledger_store_and_roots_must_not_lead_out_through_a_committed_symlink(tmp_path):
+    """Issue 13, item 9: paths were checked as text only; a committed symlink made launch write outside."""
+    import os
+    import subprocess
+
+    from launcher.diagnostics import LauncherError
+
+    def git(p, *args):
+        subprocess.run(["git", *args], cwd=p, check=True, capture_output=True)
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "jobs.md").write_text("# Jobs\n")
+    cases = [
+        ("link-dir", lambda p: os.symlink(outside, p / "records"), 'ledger = "records/jobs.md"\n', "records"),
+        ("link-store", lambda p: os.symlink(outside, p / "state"), 'store = "state"\n', "state"),
+        ("link-root", lambda p: os.symlink(outside, p / "components"), 'component_roots = ["components"]\n',
+         "components"),
+        ("link-file", lambda p: os.symlink(outside / "jobs.md", p / "jobs.md"), "", "jobs.md"),
+        ("link-inside", lambda p: (p / "real.md").write_text("") or os.symlink("real.md", p / "jobs.md"), "",
+         "jobs.md"),
+    ]
+    for name, setup, config, link in cases:
+        project = tmp_path / name
+        project.mkdir()
+        git(project, "init", "-q")
+        setup(project)
+        (project / "pyproject.toml").write_text("[tool.launcher]\n" + config)
+        git(project, "add", link)
+        with pytest.raises(LauncherError) as info:
+            load_config(project=project)
+        text = str(info.value) + " ".join(d.message for d in getattr(info.value, "diagnostics", []) or [])
+        assert "committed symlink" in text or "is a symlink" in text, (name, text)
+    bare = tmp_path / "no-table"  # no [tool.launcher]: the default jobs.md is held to the same rule
+    bare.mkdir()
+    os.symlink(outside / "jobs.md", bare / "jobs.md")
+    with pytest.raises(LauncherError, match="is a symlink"):
+        load_config(project=bare)
+    # a store folder linked on the machine itself (not committed): the owner's choice, allowed
+    own = tmp_path / "own-link"
+    own.mkdir()
+    git(own, "init", "-q")
+    os.symlink(outside, own / ".launcher")
+    (own / "pyproject.toml").write_text("[tool.launcher]\n")
+    assert load_config(project=own).store_dir == own / ".launcher"

@@ -92,6 +92,16 @@ def test_counters_start_at_one_and_blocks_are_contiguous(tmp_path):
         store.next_numbers("jobs", -1)
 
 
+def test_a_counter_moves_above_a_floor_and_never_back(tmp_path):
+    # A fresh store (a CI runner, a colleague's laptop) numbers above the ledger's highest job, not from 1.
+    store = LocalStore(tmp_path)
+    assert store.next_number("jobs", above=7) == 8
+    assert store.next_number("jobs") == 9
+    assert store.next_number("jobs", above=3) == 10  # a lower floor never moves it back
+    assert list(store.next_numbers("ws1-runs", 2, above=40)) == [41, 42]
+    assert next_job_name(LocalStore(tmp_path / "fresh"), above=12) == "job13"
+
+
 def test_a_corrupted_counter_is_an_error_not_a_guess(tmp_path):
     store = LocalStore(tmp_path)
     (tmp_path / "counters").mkdir()
@@ -147,8 +157,8 @@ def test_base_default_next_numbers_gives_unique_numbers(tmp_path):
     class PlainStore(LocalStore):
         next_numbers = Store.next_numbers  # the default built on next_number, as a new store would inherit it
 
-        def next_number(self, counter):
-            return LocalStore.next_numbers(self, counter, 1)[0]
+        def next_number(self, counter, *, above=0):
+            return LocalStore.next_numbers(self, counter, 1, above=above)[0]
 
     store = PlainStore(tmp_path)
     assert list(store.next_numbers("ws1-runs", 3)) == [1, 2, 3]
