@@ -20,7 +20,7 @@ from pathlib import Path
 
 from launcher import agent
 from launcher.jobs import records as R
-from launcher.jobs.status import finish_job, mark_unfinished
+from launcher.jobs.status import finish_job, mark_unfinished, parent_status
 
 HEARTBEAT_SECONDS = 2.0
 TICK = 0.05
@@ -98,7 +98,9 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
                 left_per_parent[child["parent"]] -= 1
                 finished_parent = left_per_parent[child["parent"]] == 0
             if finished_parent:
-                parent_state(child["parent"], R.COMPLETED)
+                mine = [store.read_json(R.run_key(c["name"])) or {} for c in plan["children"]
+                        if c["parent"] == child["parent"]]
+                parent_state(child["parent"], parent_status(mine))
 
     cancel_key = R.job_key(job, "cancel")
     last_cancel_check = 0.0

@@ -103,6 +103,24 @@ def _reconcile_runs(store, job: str, runs: list[dict]) -> bool:
     return lost
 
 
+def completed_hpmaxes(runs: list[dict]) -> list[float]:
+    """The hpmax of each completed run: a run that was cancelled, failed or lost has none (a record written
+    before that rule may still carry the raw last value of a metric: it is ignored)."""
+    return [r["hpmax"] for r in runs if r.get("status") == R.COMPLETED
+            and isinstance(r.get("hpmax"), (int, float)) and not isinstance(r.get("hpmax"), bool)]
+
+
+def parent_status(children: list[dict]) -> str:
+    """A parent run's final state from its children's: completed only when every child completed; cancelled
+    when one was cancelled; failed otherwise (a node whose runs all crashed did not complete)."""
+    states = [c.get("status") for c in children]
+    if states and all(s == R.COMPLETED for s in states):
+        return R.COMPLETED
+    if R.CANCELLED in states:
+        return R.CANCELLED
+    return R.FAILED
+
+
 def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bool = False) -> dict:
     """The job's status from its runs (pure)."""
     counts = {s: 0 for s in R.RUN_STATES}
@@ -110,7 +128,7 @@ def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bo
         counts[r.get("status", R.QUEUED)] = counts.get(r.get("status", R.QUEUED), 0) + 1
     total = len(runs) or (job_record or {}).get("total_runs", 0)
     done = sum(counts[s] for s in R.FINAL_STATES)
-    hpmaxes = [r["hpmax"] for r in runs if isinstance(r.get("hpmax"), (int, float))]
+    hpmaxes = completed_hpmaxes(runs)
     status = (job_record or {}).get("status", R.QUEUED)
     if status not in (R.SUBMITTING, R.REMOVED):
         if runs and done == len(runs):
@@ -171,8 +189,7 @@ def finish_job(store, job: str) -> None:
             if not prec or prec.get("status") in R.FINAL_STATES:
                 continue
             mine = [by_name.get(c, {}) for c in prec.get("children") or []]
-            ok = all(c.get("status") == R.COMPLETED for c in mine)
-            prec.update(status=R.COMPLETED if ok else summary["status"], ended=R.now_iso())
+            prec.update(status=parent_status(mine) if mine else summary["status"], ended=R.now_iso())
             store.write_json(R.run_key(parent), prec)
 
 

@@ -263,7 +263,22 @@ def render_jobs_markdown(summaries: list[dict]) -> str:
     return markdown_table(*jobs_rows(summaries))
 
 
-def render_status_text(summary: dict, parents: list[dict]) -> str:
+def run_reason(run: dict) -> str:
+    """Why a run did not complete, in one short line: the exception and where (the agent's `reason`), else the
+    agent's own error (`exit code 1`, `cancelled by ...`); '' for a run that completed or is still going."""
+    if run.get("status") not in (R.FAILED, R.CANCELLED, R.LOST):
+        return ""
+    text = run.get("reason") or run.get("error") or ""
+    return " ".join(str(text).split())
+
+
+def failures(runs: list[dict], limit: int = 10) -> list[dict]:
+    """The runs that failed or were lost, with their reason (at most `limit`)."""
+    bad = [r for r in runs if r.get("status") in (R.FAILED, R.LOST)]
+    return [{"run": r.get("run"), "status": r.get("status"), "reason": run_reason(r)} for r in bad[:limit]]
+
+
+def render_status_text(summary: dict, parents: list[dict], failed: list[dict] | None = None) -> str:
     out = [summary_line(summary)]
     for key in ("runspec", "target", "created", "ended"):
         if summary.get(key):
@@ -272,6 +287,12 @@ def render_status_text(summary: dict, parents: list[dict]) -> str:
         out.append(render_table(["parent", "node", "status", "children"],
                                 [[p.get("run"), p.get("node"), p.get("status"), len(p.get("children") or [])]
                                  for p in parents]).rstrip("\n"))
+    if failed:
+        out.append("failed runs:")
+        out.extend(f"  {f['run']}: {f['reason'] or f['status']}" for f in failed)
+        more = summary.get("runs_failed", 0) - len(failed)
+        if more > 0:
+            out.append(f"  … and {more} more (`launcher runs {summary.get('job')} --filter status=failed`)")
     return "\n".join(out) + "\n"
 
 
