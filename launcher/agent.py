@@ -132,12 +132,16 @@ def latest_metrics(metrics_path: Path) -> tuple[dict, int | None]:
                 break
         values = dict(row["metrics"]) if isinstance(row.get("metrics"), dict) else {
             k: v for k, v in row.items() if k not in ("stage", "iteration", "iters", "iter", "step", "time", "hours")}
-        if isinstance(row.get("hours"), (int, float)):
-            out[f"{prefix}-hrs"] = row["hours"]
         for key, value in values.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[f"{prefix}-{key}" if prefix else key] = value
-    return out, iters
+            elif value is None:  # a period without data: the column exists, in its defined place
+                out.setdefault(f"{prefix}-{key}" if prefix else key, None)
+        if prefix and isinstance(row.get("hours"), (int, float)):
+            out[f"{prefix}-hrs"] = row["hours"]
+    # Insertion order is the stages' order and, in each, the order the stage defined its metrics (objective
+    # first); run.json is written with sorted keys, so the agent keeps this order as metric_order.
+    return {k: v for k, v in out.items() if v is not None}, iters
 
 
 def build_argv(plan: dict, child: dict, *, has_hp_file: bool, code_dir: Path | None = None) -> list[str]:
@@ -306,7 +310,8 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
             console_mirror.sync_named(("console.txt", XT_METRICS_FILE))
             extras.sync_named(_RESULT_FILES)
             metrics, iters = latest_metrics([exp_dir / "metrics.jsonl", xt_metrics])
-            rec.update(metrics=metrics, iters=iters, heartbeat=R.now_iso(), console_tail=read_tail(console))
+            rec.update(metrics=metrics, metric_order=list(metrics), iters=iters, heartbeat=R.now_iso(),
+                       console_tail=read_tail(console))
             if final:
                 # Only a completed run has an hpmax: it is the last stage's lifetime objective, which a run that
                 # was cancelled or crashed never computed (its last raw report is not that number).

@@ -8,6 +8,7 @@ import json
 import sys
 
 from launcher.jobs import records as R
+from launcher.report.numbers import fmt
 
 # ---------------------------------------------------------------------------------------------------------
 # launch
@@ -112,77 +113,41 @@ def summary_line(summary: dict) -> str:
 # values and tables
 
 
-def fmt(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        # Fixed point to five decimals, as XT showed rewards and hours (0.00007 hrs, not 7e-05), without
-        # trailing zeros; only values too small or too big for that use an exponent.
-        if value == 0 or 1e-5 <= abs(value) < 1e6:
-            return format(value, ".5f").rstrip("0").rstrip(".")
-        return format(value, ".3g")
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def _metric_sort(name: str) -> tuple:
-    stage, _, metric = name.partition("-")
-    num = stage[1:]
-    return (int(num) if num.isdigit() else 0, metric != "hrs", metric)
-
-
 def runs_columns(runs: list[dict]) -> list[str]:
-    metrics = sorted({k for r in runs for k in (r.get("metrics") or {})}, key=_metric_sort)
-    hps = []
-    for r in runs:
-        for k in (r.get("hparams") or {}):
-            if k not in hps:
-                hps.append(k)
-    return ["run", "status", "node", "iters", *metrics, "hpmax", *hps, "exit", "elapsed"]
+    """XT's `list runs` columns: the metrics in the order the stages defined them (the objective first), hpmax,
+    the HPs; a job column when the runs come from several jobs, a reason column when a run did not complete."""
+    from launcher.jobs.runquery import hparam_names, metric_names
+
+    jobs = {r.get("job") for r in runs}
+    lead = ["job"] if len(jobs) > 1 else []
+    tail = ["reason"] if any(run_reason(r) for r in runs) else []
+    return [*lead, "run", "status", "node", "iters", *metric_names(runs), "hpmax", *hparam_names(runs), "exit",
+            "elapsed", *tail]
 
 
 def runs_rows(runs: list[dict], columns: list[str] | None = None) -> tuple[list[str], list[list]]:
     """XT's `list runs`: one row per run with its status, iters, per-stage metrics, hpmax and HP values."""
+    from launcher.jobs.runquery import value
+
     columns = columns or runs_columns(runs)
-    rows = []
-    for r in runs:
-        metrics, hps = r.get("metrics") or {}, r.get("hparams") or {}
-        row = []
-        for c in columns:
-            if c == "exit":
-                row.append(r.get("exit_code"))
-            elif c == "elapsed":
-                secs = R.elapsed_seconds(r)
-                row.append(None if secs is None else round(secs, 1))
-            elif c in ("run", "status", "node", "iters", "hpmax"):
-                row.append(r.get(c))
-            elif c in metrics:
-                row.append(metrics[c])
-            else:
-                row.append(hps.get(c))
-        rows.append(row)
+    rows = [[_short(value(r, c)) if c == "reason" else value(r, c) for c in columns] for r in runs]
     return columns, rows
+
+
+REASON_WIDTH = 60
+
+
+def _short(text, width: int = REASON_WIDTH):
+    if not text or len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
 
 
 def sort_runs(runs: list[dict], key: str, *, reverse: bool = False) -> list[dict]:
     """Sort by 'metrics.hpmax', 'hpmax', 'metrics.s1-rew', 'hparams.lr', 'status', …; runs without it last."""
-    field = key.split(".", 1)[1] if key.startswith(("metrics.", "hparams.")) else key
+    from launcher.jobs.runquery import sort_runs as _sort
 
-    def value(r: dict):
-        if field in r and not isinstance(r.get(field), dict):
-            return r.get(field)
-        return (r.get("metrics") or {}).get(field, (r.get("hparams") or {}).get(field))
-
-    present = [r for r in runs if value(r) is not None]
-    missing = [r for r in runs if value(r) is None]
-    try:
-        present.sort(key=value, reverse=reverse)
-    except TypeError:  # mixed types: compare as text
-        present.sort(key=lambda r: str(value(r)), reverse=reverse)
-    return present + missing
+    return _sort(runs, key, reverse=reverse)
 
 
 def render_table(columns: list[str], rows: list[list], *, title: str | None = None) -> str:
@@ -202,10 +167,10 @@ def render_table(columns: list[str], rows: list[list], *, title: str | None = No
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines() if line.strip()) + "\n"
 
 
-def render_runs_text(runs: list[dict]) -> str:
+def render_runs_text(runs: list[dict], columns: list[str] | None = None) -> str:
     if not runs:
         return "no runs\n"
-    columns, rows = runs_rows(runs)
+    columns, rows = runs_rows(runs, columns)
     return render_table(columns, rows) + f"total runs listed: {len(runs)}\n"
 
 
@@ -217,17 +182,17 @@ def markdown_table(columns: list[str], rows: list[list]) -> str:
     return "\n".join(out) + "\n"
 
 
-def runs_markdown(runs: list[dict]) -> str:
-    return markdown_table(*runs_rows(runs))
+def runs_markdown(runs: list[dict], columns: list[str] | None = None) -> str:
+    return markdown_table(*runs_rows(runs, columns))
 
 
-def export_csv(runs: list[dict], path) -> int:
+def export_csv(runs: list[dict], path, columns: list[str] | None = None) -> int:
     """Write the runs table as CSV (comma-separated, header row); returns the number of rows."""
     import csv
 
     from launcher.runtime.files import write_text_atomic
 
-    columns, rows = runs_rows(runs)
+    columns, rows = runs_rows(runs, columns)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
