@@ -60,6 +60,7 @@ class LaunchResult:
     ledger_row: dict | None = None
     summary: dict | None = None  # the job's summary after following it
     run_records: list[dict] = field(default_factory=list)  # the runs after following
+    results: dict | None = None  # launcher.results.job.job_results() after following: what the PR comment shows
 
     @property
     def parent_runs(self) -> list[str]:

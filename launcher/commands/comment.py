@@ -40,7 +40,8 @@ class CommentResult:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runspec", required=True, metavar="PATH", help="the runspec the comment is about")
+    parser.add_argument("--runspec", default="", metavar="PATH",
+                        help="the runspec the comment is about (default with --job: the job's runspec)")
     parser.add_argument("--launch-json", metavar="FILE", help="`launcher launch --format json` output")
     parser.add_argument("--smoke-json", metavar="FILE", help="`launcher smoke --format json` output")
     parser.add_argument("--lint-json", metavar="FILE", help="`launcher lint --format json` output")
@@ -48,6 +49,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="link to the workflow run (default: from $GITHUB_SERVER_URL, $GITHUB_RUN_ID)")
     parser.add_argument("--ledger-url", metavar="URL", default="", help="link to the ledger (default: jobs.md on "
                         "the default branch)")
+    parser.add_argument("--job", metavar="JOB", default="",
+                        help="show this job's results from the store (status, top runs by hpmax, a chart of the "
+                             "objective); default: the launch JSON's job, when it ended")
+    parser.add_argument("--no-results", action="store_true", help="do not read the job's results from the store")
+    parser.add_argument("--project", default=None, metavar="DIR", help="project folder (for the store)")
     parser.add_argument("--not-launched", metavar="REASON", default="",
                         help="say why nothing was launched (e.g. 'dry run')")
     parser.add_argument("--launch-job-result", metavar="RESULT", default="",
@@ -80,6 +86,61 @@ def _default_ledger_url(event) -> str:
     return ""
 
 
+def _results(args, launch: dict | None) -> dict | None:
+    """The job's results: the launch JSON's (a followed launch ends with them), else read from the store when the
+    job ended (--job, or the launch JSON's job); None when there is nothing to show or no store to read."""
+    if launch and isinstance(launch.get("results"), dict) and not args.job:
+        return launch["results"]
+    job = args.job or (launch or {}).get("job")
+    if not job:
+        return None
+    from launcher.diagnostics import LauncherError
+
+    try:
+        from launcher.backends import store_for
+        from launcher.config import load_config
+        from launcher.results.job import job_results
+
+        cfg = load_config(project=args.project) if args.project else load_config()
+        store, _ = store_for(cfg, job)
+        results = job_results(store, job)
+    except LauncherError:
+        if args.job:
+            raise  # asked for by name: say why it cannot be read
+        return None  # the launch JSON's job is not readable here (a privileged step without the store)
+    return results if args.job or results.get("status") in ("completed", "failed", "cancelled", "lost") else None
+
+
+def _job_runspec(args) -> str:
+    from launcher.backends import store_for
+    from launcher.config import load_config
+    from launcher.diagnostics import LauncherError
+    from launcher.jobs.status import read_job
+
+    cfg = load_config(project=args.project) if args.project else load_config()
+    store, _ = store_for(cfg, args.job)
+    runspec = (read_job(store, args.job) or {}).get("runspec")
+    if not runspec:
+        raise LauncherError(f"{args.job} has no runspec in its record", hint="pass --runspec PATH")
+    return runspec
+
+
+def _launch_from_store(args) -> dict | None:
+    """A launch-like dict of a job from its record, for a comment made after the launch (the ledger refresh)."""
+    from launcher.backends import store_for
+    from launcher.config import load_config
+    from launcher.jobs.status import read_job
+
+    cfg = load_config(project=args.project) if args.project else load_config()
+    store, tgt = store_for(cfg, args.job)
+    record = read_job(store, args.job) or {}
+    keys = ("job", "target", "total_runs", "compute_nodes", "runs_per_node", "low_priority", "commit", "runs",
+            "parents", "code_files")
+    out = {k: record[k] for k in keys if k in record}
+    out.update(status="launched", backend=tgt.backend, nodes=record.get("compute_nodes"))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from launcher import github
     from launcher.report.comment import CommentInput, load_json, load_launch_json, marker, render_comment
@@ -90,6 +151,13 @@ def run(args: argparse.Namespace) -> int:
             event = github.load_event()
         except Exception:  # noqa: BLE001 - the comment renders fine without the event
             event = None
+    if not args.runspec:
+        if not args.job:
+            from launcher.diagnostics import UsageError
+
+            raise UsageError("--runspec is required (or --job, whose runspec it then is)",
+                             hint="for example: launcher comment --runspec runspecs/x.yaml --launch-json launch.json")
+        args.runspec = _job_runspec(args)
     launch = load_launch_json(args.launch_json)
     smoke = load_json(args.smoke_json, "smoke")
     lint = load_json(args.lint_json, "lint")
@@ -105,6 +173,9 @@ def run(args: argparse.Namespace) -> int:
                        smoke=smoke if isinstance(smoke, dict) else None, lint=lint,
                        run_url=args.run_url or _default_run_url(),
                        ledger_url=args.ledger_url or _default_ledger_url(event), launch_skipped=skipped)
+    inp.results = None if args.no_results else _results(args, launch if isinstance(launch, dict) else None)
+    if args.job and inp.launch is None:
+        inp.launch = _launch_from_store(args)
     from pathlib import Path
 
     from launcher.runspec.api import launcher_section

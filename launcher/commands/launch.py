@@ -150,6 +150,12 @@ def _follow(result, cfg, *, show_progress: bool) -> bool:
 
         result.ledger_row = L.with_summary(L.LedgerRow.from_dict(result.ledger_row), result.summary).to_dict()
     try:
+        from launcher.results.job import job_results
+
+        result.results = job_results(store, result.job)
+    except Exception:  # noqa: BLE001 - the results are for the comment; the runs table has everything
+        result.results = None
+    try:
         update_ledger_status(cfg, result.job, result.summary)
     except Exception:  # noqa: BLE001 - the ledger refresh is a courtesy; `launcher ledger refresh` does it too
         pass

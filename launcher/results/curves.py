@@ -189,10 +189,10 @@ def lines(curves: list[RunCurves], metric: str, *, group: str = "run", aggregate
         values = {label: members[0].hparams.get(name) for label, members in groups.items()}
         numeric = all(_number(v) for v in values.values())
         groups = dict(sorted(groups.items(), key=lambda kv: values[kv[0]] if numeric else str(values[kv[0]])))
-    return [_aggregate(label, members, metric, aggregate, shadow) for label, members in groups.items()]
+    return [aggregate_line(label, members, metric, aggregate, shadow) for label, members in groups.items()]
 
 
-def _aggregate(label: str, members: list[RunCurves], metric: str, aggregate: str, shadow: str) -> Line:
+def aggregate_line(label: str, members: list[RunCurves], metric: str, aggregate: str, shadow: str) -> Line:
     at: dict[float, list[float]] = {}
     for c in members:
         for x, y in c.series[metric]:
