@@ -228,7 +228,9 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     result.code_key = snapshot.key
     from launcher import ledger as L
 
-    result.origin = origin or L.default_origin()
+    from launcher.github import origin_link
+
+    result.origin = origin_link(origin or L.default_origin())  # in Actions: a link to the PR or the workflow run
     backend = get_backend(tgt, config=config)
     store = backend.store
     result.cost_estimate = backend.cost_estimate(compute_nodes=settings["compute_nodes"],

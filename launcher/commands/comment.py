@@ -52,6 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job", metavar="JOB", default="",
                         help="show this job's results from the store (status, top runs by hpmax, a chart of the "
                              "objective); default: the launch JSON's job, when it ended")
+    parser.add_argument("--finished", metavar="REFRESH_JSON", default="",
+                        help="post the results of every job that `launcher ledger refresh --format json` found "
+                             "ended, on the pull request its ledger origin names (PR #N); with --post")
     parser.add_argument("--no-results", action="store_true", help="do not read the job's results from the store")
     parser.add_argument("--project", default=None, metavar="DIR", help="project folder (for the store)")
     parser.add_argument("--not-launched", metavar="REASON", default="",
@@ -135,29 +138,69 @@ def _launch_from_store(args) -> dict | None:
     store, tgt = store_for(cfg, args.job)
     record = read_job(store, args.job) or {}
     keys = ("job", "target", "total_runs", "compute_nodes", "runs_per_node", "low_priority", "commit", "runs",
-            "parents", "code_files")
+            "parents", "code_files", "origin")
     out = {k: record[k] for k in keys if k in record}
     out.update(status="launched", backend=tgt.backend, nodes=record.get("compute_nodes"))
     return out
 
 
-def run(args: argparse.Namespace) -> int:
+_FINAL = ("completed", "failed", "cancelled", "lost")
+
+
+def pr_of_origin(origin: str) -> int | None:
+    """12 from a ledger origin 'PR #12' or '[PR #12](…/pull/12)'; None for dispatches, pushes, local launches."""
+    import re
+
+    match = re.match(r"^\[?PR #(\d+)\b", origin or "")
+    return int(match.group(1)) if match else None
+
+
+def _run_finished(args: argparse.Namespace) -> int:
+    """The scheduled ledger refresh found jobs ended: update each one's sticky comment with its results."""
     from launcher import github
-    from launcher.report.comment import CommentInput, load_json, load_launch_json, marker, render_comment
+    from launcher.backends import store_for
+    from launcher.config import load_config
+    from launcher.diagnostics import UsageError
+    from launcher.jobs.status import read_job
+    from launcher.report.comment import load_json, marker
 
-    event = None
-    if os.environ.get("GITHUB_EVENT_PATH"):
-        try:
-            event = github.load_event()
-        except Exception:  # noqa: BLE001 - the comment renders fine without the event
-            event = None
-    if not args.runspec:
-        if not args.job:
-            from launcher.diagnostics import UsageError
+    if not args.post:
+        raise UsageError("--finished posts comments: add --post", hint="it is the ledger workflow's step")
+    refresh = load_json(args.finished, "ledger refresh") or {}
+    ended = [r["job"] for r in refresh.get("rows") or [] if isinstance(r, dict) and r.get("changed")
+             and r.get("status") in _FINAL and r.get("status_before") not in _FINAL]
+    cfg = load_config(project=args.project) if args.project else load_config()
+    api = None
+    done = []
+    for job in ended:
+        store, _ = store_for(cfg, job)
+        record = read_job(store, job) or {}
+        number = pr_of_origin(record.get("origin", ""))
+        if number is None or not record.get("runspec"):
+            done.append({"job": job, "action": "skipped", "reason": "not launched from a pull request"})
+            continue
+        sub = argparse.Namespace(**{**vars(args), "job": job, "runspec": record["runspec"], "launch_json": None,
+                                    "smoke_json": None, "lint_json": None, "finished": ""})
+        body = _render(sub, None)
+        api = api or github.GitHubAPI.from_env(args.repo)
+        action, comment = github.upsert_sticky_comment(api, number, body, marker(record["runspec"]),
+                                                       author=args.author or github.DEFAULT_BOT)
+        github.append_step_summary(body)
+        done.append({"job": job, "action": action, "pr": number, "url": str(comment.get("html_url") or "")})
+    if args.format == "json":
+        print(json.dumps({"comments": done}, indent=2))
+    else:
+        for d in done:
+            print(f"{d['job']}: comment {d['action']}" + (f" (PR #{d['pr']})" if d.get("pr") else "")
+                  + (f": {d['reason']}" if d.get("reason") else ""))
+        if not done:
+            print("no job ended since the last refresh")
+    return 0
 
-            raise UsageError("--runspec is required (or --job, whose runspec it then is)",
-                             hint="for example: launcher comment --runspec runspecs/x.yaml --launch-json launch.json")
-        args.runspec = _job_runspec(args)
+
+def _render(args: argparse.Namespace, event) -> str:
+    from launcher.report.comment import CommentInput, load_json, load_launch_json, render_comment
+
     launch = load_launch_json(args.launch_json)
     smoke = load_json(args.smoke_json, "smoke")
     lint = load_json(args.lint_json, "lint")
@@ -182,11 +225,35 @@ def run(args: argparse.Namespace) -> int:
 
     if Path(args.runspec).is_file():
         inp.job_launcher = launcher_section(Path(args.runspec))
-    result = CommentResult(runspec=args.runspec, body=render_comment(inp))
+    return render_comment(inp)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.finished:
+        return _run_finished(args)
+    from launcher import github
+    from launcher.report.comment import marker
+
+    event = None
+    if os.environ.get("GITHUB_EVENT_PATH"):
+        try:
+            event = github.load_event()
+        except Exception:  # noqa: BLE001 - the comment renders fine without the event
+            event = None
+    if not args.runspec:
+        if not args.job:
+            from launcher.diagnostics import UsageError
+
+            raise UsageError("--runspec is required (or --job, whose runspec it then is)",
+                             hint="for example: launcher comment --runspec runspecs/x.yaml --launch-json launch.json")
+        args.runspec = _job_runspec(args)
+    result = CommentResult(runspec=args.runspec, body=_render(args, event))
 
     if args.post:
         api = github.GitHubAPI.from_env(args.repo)
         number = args.pr or (event.pr_number if event else None)
+        if number is None and args.job:  # a job's comment goes to the PR that launched it
+            number = pr_of_origin((_launch_from_store(args) or {}).get("origin", ""))
         if number is None and event is not None and event.branch:
             number = api.open_pr_for_branch(event.branch)
         if number is None:

@@ -82,3 +82,46 @@ def test_a_running_job_shows_no_results_and_a_failed_run_shows_its_reason():
     body = render_comment(CommentInput(runspec="r.yaml", launch=launch, results=results))
     assert "**job3** failed" in body and "best hpmax **n/a**" in body
     assert "- `run9.1` `failed`: `ComponentError: no model at 'x' @admin`" in body
+
+
+def test_the_ledger_refresh_puts_a_finished_jobs_results_on_its_pull_request(project, tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "github"))
+    from gh_helpers import FakeGitHub
+
+    project.write("runspecs/t.yaml", tiny_runspec(total_runs=2, per_node=2))
+    project.cli("launch", "runspecs/t.yaml", "--detach", "--origin", "PR #5", check=True)
+    project.wait("job1")
+    refresh = project.cli("ledger", "refresh", "--format", "json", check=True).stdout
+    (tmp_path / "refresh.json").write_text(refresh)
+    assert "job1" in json.loads(refresh)["changed"]
+    fake = FakeGitHub().start()
+    try:
+        env = {"GITHUB_API_URL": fake.url, "GITHUB_TOKEN": fake.token, "GITHUB_REPOSITORY": fake.repo,
+               "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+        out = project.cli("comment", "--finished", tmp_path / "refresh.json", "--post", env=env, check=True).stdout
+        assert "job1: comment created (PR #5)" in out
+        (comment,) = fake.comments[5]
+        assert "**job1** completed" in comment["body"] and "best hpmax **" in comment["body"]
+        (chart,) = mermaid_blocks(comment["body"])
+        assert mermaid_parse(chart)[0]["ok"]
+        assert comment["body"] in (tmp_path / "summary.md").read_text()  # the step summary gets the same
+        again = project.cli("comment", "--finished", tmp_path / "refresh.json", "--post", env=env, check=True)
+        assert "job1: comment unchanged" in again.stdout or "job1: comment updated" in again.stdout
+        assert len(fake.comments[5]) == 1
+    finally:
+        fake.stop()
+
+
+def test_ledger_origins_link_to_the_pull_request_or_the_workflow_run():
+    from launcher.commands.comment import pr_of_origin
+    from launcher.github import origin_link
+
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r",
+           "GITHUB_RUN_ID": "77"}
+    assert origin_link("PR #12", env) == "[PR #12](https://github.com/o/r/pull/12)"
+    assert origin_link("dispatch by @al", env) == "[dispatch by @al](https://github.com/o/r/actions/runs/77)"
+    assert origin_link("local: bob", {}) == "local: bob"
+    assert pr_of_origin(origin_link("PR #12", env)) == 12 and pr_of_origin("PR #3") == 3
+    assert pr_of_origin("dispatch by @al") is None
