@@ -111,6 +111,10 @@ def _results(args, launch: dict | None) -> dict | None:
         if args.job:
             raise  # asked for by name: say why it cannot be read
         return None  # the launch JSON's job is not readable here (a privileged step without the store)
+    except Exception:  # noqa: BLE001 - an unreachable store only leaves the results out of the comment
+        if args.job:
+            raise
+        return None
     return results if args.job or results.get("status") in ("completed", "failed", "cancelled", "lost") else None
 
 

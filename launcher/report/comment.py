@@ -153,12 +153,11 @@ def _headline(inp: CommentInput) -> str:
         if _launch_error(launch):
             return f"### {name}: launch failed"
         status = _first(inp.results, "status")
-        if job and status in _FINAL:
-            return f"### {name}: **{job}** {status}"
+        ended = f", {status}" if status in _FINAL else ""
         if job and _already(launch):
-            return f"### {name}: already launched as **{job}**"
+            return f"### {name}: already launched as **{job}**{ended}"
         if job:
-            return f"### {name}: launched as **{job}**"
+            return f"### {name}: launched as **{job}**{ended}"
     if inp.smoke and _smoke_status(inp.smoke) in ("failed", "error"):
         return f"### {name}: smoke run failed"
     if inp.launch_skipped:

@@ -41,7 +41,7 @@ def test_a_followed_job_ends_with_its_results_and_chart_in_the_comment(project, 
     result = json.loads(launch.stdout)
     assert result["results"]["status"] == "completed" and len(result["results"]["top"]) == 3
     body = project.cli("comment", "--runspec", "runspecs/hp.yaml", "--launch-json", launch_json, check=True).stdout
-    assert "### `runspecs/hp.yaml`: **job1** completed" in body
+    assert "### `runspecs/hp.yaml`: launched as **job1**, completed" in body
     runs = project.json("runs", "job1", "--sort", "hpmax", "--reverse")["runs"]
     from launcher.report.numbers import fmt
 
@@ -80,7 +80,7 @@ def test_a_running_job_shows_no_results_and_a_failed_run_shows_its_reason():
                "top": [], "failures": [{"run": "run9.1", "status": "failed",
                                         "reason": "ComponentError: no model at `x` @admin"}], "chart": None}
     body = render_comment(CommentInput(runspec="r.yaml", launch=launch, results=results))
-    assert "**job3** failed" in body and "best hpmax **n/a**" in body
+    assert "launched as **job3**, failed" in body and "best hpmax **n/a**" in body
     assert "- `run9.1` `failed`: `ComponentError: no model at 'x' @admin`" in body
 
 
@@ -103,7 +103,7 @@ def test_the_ledger_refresh_puts_a_finished_jobs_results_on_its_pull_request(pro
         out = project.cli("comment", "--finished", tmp_path / "refresh.json", "--post", env=env, check=True).stdout
         assert "job1: comment created (PR #5)" in out
         (comment,) = fake.comments[5]
-        assert "**job1** completed" in comment["body"] and "best hpmax **" in comment["body"]
+        assert "**job1**, completed" in comment["body"] and "best hpmax **" in comment["body"]
         (chart,) = mermaid_blocks(comment["body"])
         assert mermaid_parse(chart)[0]["ok"]
         assert comment["body"] in (tmp_path / "summary.md").read_text()  # the step summary gets the same
