@@ -196,7 +196,8 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     roots = config.roots_with(component_roots or [])
 
     # 1. validate + lint: errors stop, warnings are shown
-    check = check_files([path], component_roots=roots, do_lint=True, target_names=set(config.targets))
+    check = check_files([path], component_roots=roots, do_lint=True, target_names=set(config.targets),
+                        require_components=True)
     result = LaunchResult(status=INVALID, runspec=shown, diagnostics=list(check.diagnostics))
     if check.errors:
         result.message = f"{shown} has {len(check.errors)} error(s): nothing launched"
