@@ -75,8 +75,12 @@ def _chosen_command(argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_chosen_command(argv))
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser(_chosen_command(argv))
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the command is still being imported: no traceback either
+        sys.stderr.write("interrupted\n")
+        return 130
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return 2

@@ -52,6 +52,8 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
               mirror_interval: float = agent.DEFAULT_MIRROR_INTERVAL) -> None:
     plan = store.read_json(R.job_key(job, "plan.json"))
     spec = store.read_bytes(R.job_key(job, "launched_job_spec.yaml"))
+    if not plan or spec is None or not (store.read_json(R.job_key(job, "job.json")) or {}).get("job"):
+        return  # the launch was withdrawn (Ctrl-C, a refused submit) before we started: nothing to run or record
     sup = {"pid": os.getpid(), "host": R.hostname(), "started": R.now_iso(), "heartbeat": R.now_iso(),
            "finished": False}
     store.write_json(R.job_key(job, "supervisor.json"), sup)
@@ -65,7 +67,11 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
             store.write_json(R.job_key(job, "supervisor.json"), sup)
 
     threading.Thread(target=heartbeat, daemon=True).start()
-    record = store.read_json(R.job_key(job, "job.json")) or {}
+    record = store.read_json(R.job_key(job, "job.json"))
+    if not record or not record.get("job"):  # withdrawn meanwhile: never write a record of only status/started
+        done.set()
+        store.delete(R.job_key(job, "supervisor.json"))
+        return
     record.update(status=R.RUNNING, started=R.now_iso())
     store.write_json(R.job_key(job, "job.json"), record)
 

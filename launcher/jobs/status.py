@@ -163,6 +163,7 @@ def job_summary(store, job_name: str) -> dict:
     if record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
         record = read_job(store, job_name) or record  # reconcile (or the job itself) may have finished it
     summary = summarize(record, runs, cancel_requested=store.exists(R.job_key(job_name, "cancel")))
+    summary["job"] = summary.get("job") or job_name  # a record written half-way still says whose it is
     summary.update({k: record.get(k) for k in ("created", "runspec", "target", "description", "ended")})
     if extra:
         if extra.get("waiting") and summary["status"] == R.QUEUED:

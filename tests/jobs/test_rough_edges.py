@@ -30,3 +30,33 @@ def test_a_misspelled_component_gets_did_you_mean_and_one_error_at_launch(projec
     validate = project.cli("validate", "runspecs/typo.yaml")
     assert "RS110 warning" in validate.stdout + validate.stderr
     assert "did you mean 'processors/RL_Proc'?" in validate.stdout + validate.stderr
+
+
+def test_ctrl_c_at_any_moment_of_a_launch_leaves_no_traceback_and_no_broken_record(project):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from jobs_project import cli_env
+
+    project.write("runspecs/t.yaml", tiny_runspec(total_runs=2, per_node=2, iters=200, report=100))
+    # From 0.25 s: before that the interpreter itself is starting (site.py), before any launcher code runs.
+    for delay in (0.25, 0.4, 0.6, 0.8, 1.1, 1.4, 1.8, 2.4):
+        proc = subprocess.Popen([sys.executable, "-m", "launcher", "launch", "runspecs/t.yaml", "--force"],
+                                cwd=project.root, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err)
+        assert proc.returncode in (0, 1, 130, -signal.SIGINT), (delay, proc.returncode, err)
+    time.sleep(1.0)  # a supervisor that was starting when its launch was withdrawn has had its chance to write
+    for path in project.store.glob("jobs/*/job.json"):
+        record = json.loads(path.read_text())
+        assert record.get("job") == path.parent.name and record.get("runspec"), record
+    jobs = project.json("jobs")["jobs"]
+    assert all(j["job"] and j["status"] for j in jobs)
+    for j in jobs:
+        assert project.cli("status", j["job"], check=True).stdout.startswith(f"{j['job']}: ")
