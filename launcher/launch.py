@@ -294,7 +294,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
                          _launched_spec_text(resolved, path, overrides, roots))
         store.write_json(R.job_key(result.job, "plan.json"), plan.to_dict())
         _key, result.uploaded_bytes = upload_snapshot(store, snapshot)
-        emit("upload", snapshot.file_count)
+        emit("upload", (snapshot.file_count, result.uploaded_bytes))
         for name in result.parent_runs:
             emit("run", name)
         backend.record_queued(plan)

@@ -24,7 +24,10 @@ def launch_fragment(kind: str, value) -> str:
     if kind == "parents":
         return f"creating parent runs: {value}/{value}"
     if kind == "upload":
-        return f"uploading {value} code files (zipped)"
+        files, sent = value if isinstance(value, tuple) else (value, None)
+        if sent == 0:  # the same snapshot is in the store already (content-addressed)
+            return f"code unchanged ({files} files already in the store)"
+        return f"uploading {files} code files (zipped)"
     if kind == "run":
         return str(value)
     if kind == "submitted":
@@ -48,7 +51,8 @@ def cost_line(estimate: dict | None) -> str:
 
 def launch_line(result) -> str:
     parts = [launch_fragment("job", result.job), launch_fragment("target", result.target),
-             launch_fragment("parents", len(result.parents)), launch_fragment("upload", result.code_files),
+             launch_fragment("parents", len(result.parents)),
+             launch_fragment("upload", (result.code_files, result.uploaded_bytes)),
              *result.parent_runs, launch_fragment("submitted", result.job)]
     return ", ".join(parts)
 
@@ -73,8 +77,6 @@ def render_launch_text(result, *, line_printed: bool = False, diagnostics_printe
                 out.append(cost_line(result.cost_estimate))
             out.append(launch_line(result))
         out.extend(f"note: {n}" for n in result.notes)
-        if result.uploaded_bytes == 0:
-            out.append(f"code snapshot unchanged ({result.code_key}): nothing uploaded")
         out.append(follow_hint(result))
     else:
         out.append(result.message)

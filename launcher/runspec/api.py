@@ -92,7 +92,9 @@ def check_document(doc: Document, catalog: ComponentCatalog, *, do_lint: bool,
         for finding in lint(res, target_names=target_names):
             diags.append(finding.diagnostic)
             if finding.fix:
-                fixes.append(finding.fix)
+                from dataclasses import replace
+
+                fixes.append(replace(finding.fix, code=finding.fix.code or finding.diagnostic.code))
     diags.sort(key=Diagnostic.sort_key)
     return diags, fixes, res
 

@@ -60,3 +60,18 @@ def test_ctrl_c_at_any_moment_of_a_launch_leaves_no_traceback_and_no_broken_reco
     assert all(j["job"] and j["status"] for j in jobs)
     for j in jobs:
         assert project.cli("status", j["job"], check=True).stdout.startswith(f"{j['job']}: ")
+
+
+def test_launch_output_console_and_jobs_order(project):
+    project.write("runspecs/t.yaml", tiny_runspec(total_runs=1, per_node=1, iters=200, report=100))
+    first = project.cli("launch", "runspecs/t.yaml", check=True).stdout
+    again = project.cli("launch", "runspecs/t.yaml", "--force", check=True).stdout
+    assert "uploading " in first.splitlines()[0]
+    # the same snapshot is in the store: the launch line says so once, instead of "uploading" then "nothing"
+    assert "code unchanged (" in again.splitlines()[0] and "uploading" not in again
+    assert "nothing uploaded" not in again
+    console = (project.store / "runs" / "run1.1" / "console.txt").read_text()
+    assert "`launcher run` runs locally" not in console  # a launched run is not "run locally"
+    assert [j["job"] for j in project.json("jobs")["jobs"]] == ["job2", "job1"]  # newest first, like jobs.md
+    rows = project.ledger_rows()
+    assert [r.split("|")[1].strip() for r in rows] == ["job2", "job1"]
