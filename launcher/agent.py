@@ -144,6 +144,13 @@ def latest_metrics(metrics_path: Path) -> tuple[dict, int | None]:
     return {k: v for k, v in out.items() if v is not None}, iters
 
 
+def last_stage(exp_dir: Path) -> int | None:
+    """The stage number of the run's latest report (with `iters`, how far it has got)."""
+    rows = _metric_rows(exp_dir / "metrics.jsonl")
+    stage = rows[-1].get("stage") if rows else None
+    return stage if isinstance(stage, int) and not isinstance(stage, bool) else None
+
+
 def build_argv(plan: dict, child: dict, *, has_hp_file: bool, code_dir: Path | None = None) -> list[str]:
     """`launcher run` on the launched runspec. It runs the project's run_command itself when one is configured
     (the snapshot carries the project's pyproject.toml), so both paths get the seed, HPs and overrides."""
@@ -310,8 +317,8 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
             console_mirror.sync_named(("console.txt", XT_METRICS_FILE))
             extras.sync_named(_RESULT_FILES)
             metrics, iters = latest_metrics([exp_dir / "metrics.jsonl", xt_metrics])
-            rec.update(metrics=metrics, metric_order=list(metrics), iters=iters, heartbeat=R.now_iso(),
-                       console_tail=read_tail(console))
+            rec.update(metrics=metrics, metric_order=list(metrics), iters=iters, stage=last_stage(exp_dir),
+                       heartbeat=R.now_iso(), console_tail=read_tail(console))
             if final:
                 # Only a completed run has an hpmax: it is the last stage's lifetime objective, which a run that
                 # was cancelled or crashed never computed (its last raw report is not that number).

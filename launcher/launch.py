@@ -183,7 +183,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
            origin: str | None = None, on_event: Callable[[str, object], None] | None = None) -> LaunchResult:
     from launcher.backends import get_backend
     from launcher.jobs.numbering import next_job_name, next_run_names
-    from launcher.jobs.plan import build_plan, launcher_settings
+    from launcher.jobs.plan import build_plan, launcher_settings, stage_iterations
     from launcher.package import build_snapshot, upload_snapshot
     from launcher.runspec.api import check_files, resolve_file
 
@@ -283,6 +283,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
         "compute_nodes": settings["compute_nodes"], "runs_per_node": settings["runs_per_node"],
         "low_priority": settings["low_priority"], "hold": settings["hold"],
         "parents": result.parents, "runs": result.runs, "experiment_path": str(experiment_path),
+        "stage_iterations": stage_iterations(resolved.data),
     }
     if result.cost_estimate:
         job_record["cost_estimate"] = result.cost_estimate

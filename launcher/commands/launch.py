@@ -108,7 +108,7 @@ def run(args) -> int:
                              f"(`launcher status {result.job}`, `launcher cancel {result.job}`)\n")
             return 0
         if text:
-            sys.stdout.write(report.render_runs_text(result.run_records))
+            sys.stdout.write(report.render_runs_text(result.run_records, width=report.terminal_width()))
             sys.stdout.write(report.summary_line(result.summary) + "\n")
     elif text:
         sys.stdout.write(report.render_launch_text(result, line_printed=bool(printed),

@@ -86,5 +86,5 @@ def run(args) -> int:
     elif args.format == "markdown":
         sys.stdout.write(report.runs_markdown(runs, columns))
     else:
-        sys.stdout.write(report.render_runs_text(runs, columns))
+        sys.stdout.write(report.render_runs_text(runs, columns, width=report.terminal_width()))
     return 0

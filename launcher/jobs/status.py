@@ -103,6 +103,20 @@ def _reconcile_runs(store, job: str, runs: list[dict]) -> bool:
     return lost
 
 
+def run_fraction(run: dict, stage_iterations: list | None) -> float:
+    """How far a running run has got (0..1): the stages before its current one, plus its last reported
+    iteration of the current one, over all its stages' max_iterations. 0 when that is not known."""
+    iters, stage = run.get("iters"), run.get("stage")
+    if not stage_iterations or not isinstance(iters, int) or not isinstance(stage, int) or stage < 1:
+        return 0.0
+    total = sum(stage_iterations)
+    if total <= 0:
+        return 0.0
+    before = sum(stage_iterations[:stage - 1])
+    current = min(iters, stage_iterations[stage - 1]) if stage <= len(stage_iterations) else 0
+    return max(0.0, min(0.999, (before + current) / total))
+
+
 def completed_hpmaxes(runs: list[dict]) -> list[float]:
     """The hpmax of each completed run: a run that was cancelled, failed or lost has none (a record written
     before that rule may still carry the raw last value of a metric: it is ignored)."""
@@ -144,6 +158,8 @@ def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bo
             status = R.QUEUED
     return {
         "job": (job_record or {}).get("job"), "status": status, "runs_total": total, "runs_done": done,
+        "progress": round(done + sum(run_fraction(r, (job_record or {}).get("stage_iterations"))
+                                     for r in runs if r.get("status") == R.RUNNING), 3),
         "runs_completed": counts[R.COMPLETED], "runs_running": counts[R.RUNNING], "runs_queued": counts[R.QUEUED],
         "runs_failed": counts[R.FAILED] + counts[R.LOST], "runs_cancelled": counts[R.CANCELLED],
         "best_hpmax": max(hpmaxes) if hpmaxes else None,

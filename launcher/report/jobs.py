@@ -169,11 +169,48 @@ def render_table(columns: list[str], rows: list[list], *, title: str | None = No
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines() if line.strip()) + "\n"
 
 
-def render_runs_text(runs: list[dict], columns: list[str] | None = None) -> str:
+_KEEP = ("run", "status", "hpmax")
+_SEP = 3  # the spaces rich puts between columns
+
+
+def fit_columns(columns: list[str], rows: list[list], width: int) -> tuple[list[str], list[str]]:
+    """The columns that fit a terminal `width`, dropping from the right (HP values, exit, elapsed go first, then
+    the later metrics) but never run, status, hpmax or the first metric (the objective); and the hidden ones."""
+    widths = {c: max([len(c)] + [len(fmt(r[i])) for r in rows]) for i, c in enumerate(columns)}
+    keep = list(columns)
+    protected = set(_KEEP) | {next((c for c in columns if c[:1] == "s" and "-" in c), "")}
+    def total() -> int:
+        return sum(widths[c] for c in keep) + _SEP * (len(keep) - 1)
+    for c in reversed(columns):
+        if total() <= width:
+            break
+        if c not in protected:
+            keep.remove(c)
+    return keep, [c for c in columns if c not in keep]
+
+
+def render_runs_text(runs: list[dict], columns: list[str] | None = None, *, width: int | None = None) -> str:
+    """The runs table; with a width (a terminal's), columns that do not fit are left out and named."""
     if not runs:
         return "no runs\n"
+    chosen = columns
     columns, rows = runs_rows(runs, columns)
-    return render_table(columns, rows) + f"total runs listed: {len(runs)}\n"
+    note = ""
+    if width is not None and chosen is None:
+        kept, hidden = fit_columns(columns, rows, width)
+        if hidden:
+            index = [columns.index(c) for c in kept]
+            columns, rows = kept, [[row[i] for i in index] for row in rows]
+            note = (f"({len(hidden)} column{'s' * (len(hidden) != 1)} left out to fit the terminal: "
+                    f"{', '.join(hidden)}; choose with --columns)\n")
+    return render_table(columns, rows) + note + f"total runs listed: {len(runs)}\n"
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when stdout is one, else None (pipes and files get every column)."""
+    import shutil
+
+    return shutil.get_terminal_size((10_000, 24)).columns if sys.stdout.isatty() else None
 
 
 def markdown_table(columns: list[str], rows: list[list]) -> str:
@@ -271,6 +308,16 @@ def to_json(obj) -> str:
 # live progress
 
 
+def progress_value(summary: dict) -> float:
+    """Runs done plus the share of every running run that is done (from the iterations it reported)."""
+    return max(float(summary.get("progress") or 0), float(summary.get("runs_done") or 0))
+
+
+def progress_detail(summary: dict) -> str:
+    return (f"{summary.get('runs_done', 0)} done, {summary.get('runs_running', 0)} running, "
+            f"{summary.get('runs_failed', 0)} failed")
+
+
 class JobProgress:
     """A rich progress bar on stderr (only on a terminal): runs done of total, running, failed."""
 
@@ -280,10 +327,11 @@ class JobProgress:
         if not self.enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+        # The bar moves with the iterations running runs report, not only when a run ends; the text says runs.
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                                 TextColumn("{task.fields[detail]} of {task.total:.0f}"), TimeElapsedColumn(),
                                  console=Console(stderr=True), transient=True)
         self.task = self.progress.add_task(job, total=total, detail="")
 
@@ -294,8 +342,7 @@ class JobProgress:
 
     def update(self, summary: dict) -> None:
         if self.progress:
-            detail = f"{summary.get('runs_running', 0)} running, {summary.get('runs_failed', 0)} failed"
-            self.progress.update(self.task, completed=summary.get("runs_done", 0), detail=detail)
+            self.progress.update(self.task, completed=progress_value(summary), detail=progress_detail(summary))
 
     def __exit__(self, *exc):
         if self.progress:
