@@ -102,7 +102,10 @@ def run(args) -> int:
             sys.stdout.write(report.render_launch_text(result, line_printed=True, diagnostics_printed=True))
             sys.stdout.flush()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        interrupted = bool(late_interrupts) or _follow(result, cfg, show_progress=text)
+        try:
+            interrupted = bool(late_interrupts) or _follow(result, cfg, show_progress=text)
+        except KeyboardInterrupt:  # also while following starts up (imports, opening the store)
+            interrupted = True
         if interrupted:
             sys.stderr.write(f"stopped following; {result.job} keeps running "
                              f"(`launcher status {result.job}`, `launcher cancel {result.job}`)\n")

@@ -37,8 +37,10 @@ def run(args) -> int:
     if args.format == "text":
         sys.stderr.write(f"rerunning {record['run']} of {record.get('job')} from its repro_spec.yaml "
                          f"(hparams {record.get('hparams') or {}}, seed {record.get('seed')})\n")
-    as_launch = argparse.Namespace(runspec=str(path), target=None, overrides=[], detach=args.detach,
-                                   force=args.force, allow_dirty=args.allow_dirty, origin=origin,
-                                   ledger_row_out=None, component_roots=[], project=args.project,
-                                   format=args.format)
+    # launch's own options with their defaults (whatever launch grows), then what a rerun decides
+    parser = argparse.ArgumentParser(add_help=False)
+    launch_cmd.configure(parser)
+    as_launch = parser.parse_args([str(path)])
+    as_launch.__dict__.update(detach=args.detach, force=args.force, allow_dirty=args.allow_dirty, origin=origin,
+                              project=args.project, format=args.format)
     return launch_cmd.run(as_launch)

@@ -93,9 +93,9 @@ def test_the_ledger_refresh_puts_a_finished_jobs_results_on_its_pull_request(pro
     project.write("runspecs/t.yaml", tiny_runspec(total_runs=2, per_node=2))
     project.cli("launch", "runspecs/t.yaml", "--detach", "--origin", "PR #5", check=True)
     project.wait("job1")
-    refresh = project.cli("ledger", "refresh", "--format", "json", check=True).stdout
-    (tmp_path / "refresh.json").write_text(refresh)
-    assert "job1" in json.loads(refresh)["changed"]
+    text = project.cli("ledger", "refresh", "--json-out", tmp_path / "refresh.json", check=True).stdout
+    assert "job1: " in text and "completed" in text  # the log keeps its text; the JSON goes to the file
+    assert "job1" in json.loads((tmp_path / "refresh.json").read_text())["changed"]
     fake = FakeGitHub().start()
     try:
         env = {"GITHUB_API_URL": fake.url, "GITHUB_TOKEN": fake.token, "GITHUB_REPOSITORY": fake.repo,

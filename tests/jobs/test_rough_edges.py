@@ -42,8 +42,14 @@ def test_ctrl_c_at_any_moment_of_a_launch_leaves_no_traceback_and_no_broken_reco
     from jobs_project import cli_env
 
     project.write("runspecs/t.yaml", tiny_runspec(total_runs=2, per_node=2, iters=200, report=100))
-    # From 0.25 s: before that the interpreter itself is starting (site.py), before any launcher code runs.
-    for delay in (0.25, 0.4, 0.6, 0.8, 1.1, 1.4, 1.8, 2.4):
+    # Offsets from the end of the interpreter's own start-up (site.py, .pth files), measured here: a Ctrl-C
+    # before any launcher code runs is Python's to report, not ours (and takes longer on a loaded machine).
+    startup = 0.0
+    for _ in range(3):
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-c", "pass"], env=cli_env(), check=True)
+        startup = max(startup, time.monotonic() - t0)
+    for delay in (startup + d for d in (0.05, 0.2, 0.4, 0.6, 0.9, 1.2, 1.6, 2.2)):
         proc = subprocess.Popen([sys.executable, "-m", "launcher", "launch", "runspecs/t.yaml", "--force"],
                                 cwd=project.root, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
