@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 LOCK   := requirements/dev.txt
 NODE   := $(VENV)/node
+MERMAID := $(VENV)/mermaid
 # Never let uv fetch an interpreter of its own: the environment is built on $(PYTHON).
 export UV_PYTHON_DOWNLOADS := never
 
@@ -29,6 +30,13 @@ $(NODE)/.installed: tools/azurite/package.json tools/azurite/package-lock.json
 	npm ci --silent --no-audit --no-fund --prefix $(NODE)
 	touch $@
 
+# Mermaid's parser (with jsdom) checks the charts of the PR comment in the tests: no browser needed.
+$(MERMAID)/.installed: tools/mermaid/package.json tools/mermaid/package-lock.json tools/mermaid/parse.mjs
+	mkdir -p $(MERMAID)
+	cp tools/mermaid/package.json tools/mermaid/package-lock.json tools/mermaid/parse.mjs $(MERMAID)/
+	npm ci --silent --no-audit --no-fund --prefix $(MERMAID)
+	touch $@
+
 install: $(VENV)/.installed
 
 ## The main job on the embedded local default: what the GitOps pipeline does, on this machine. Check the
@@ -42,7 +50,7 @@ demo: $(VENV)/.installed
 
 ## The whole test suite (unit, acceptance and the service tests against Azurite and the Batch test server), on
 ## as many workers as the machine has cores.
-test: $(VENV)/.installed $(NODE)/.installed
+test: $(VENV)/.installed $(NODE)/.installed $(MERMAID)/.installed
 	PATH="$(abspath $(NODE)/node_modules/.bin):$$PATH" $(BIN)/python -m pytest -n auto --dist worksteal
 
 ## Speed and memory figures, each next to a baseline measured in the same run (not tests: they print).

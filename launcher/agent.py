@@ -133,12 +133,23 @@ def latest_metrics(metrics_path: Path) -> tuple[dict, int | None]:
                 break
         values = dict(row["metrics"]) if isinstance(row.get("metrics"), dict) else {
             k: v for k, v in row.items() if k not in ("stage", "iteration", "iters", "iter", "step", "time", "hours")}
-        if isinstance(row.get("hours"), (int, float)):
-            out[f"{prefix}-hrs"] = row["hours"]
         for key, value in values.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[f"{prefix}-{key}" if prefix else key] = value
-    return out, iters
+            elif value is None:  # a period without data: the column exists, in its defined place
+                out.setdefault(f"{prefix}-{key}" if prefix else key, None)
+        if prefix and isinstance(row.get("hours"), (int, float)):
+            out[f"{prefix}-hrs"] = row["hours"]
+    # Insertion order is the stages' order and, in each, the order the stage defined its metrics (objective
+    # first); run.json is written with sorted keys, so the agent keeps this order as metric_order.
+    return {k: v for k, v in out.items() if v is not None}, iters
+
+
+def last_stage(exp_dir: Path) -> int | None:
+    """The stage number of the run's latest report (with `iters`, how far it has got)."""
+    rows = _metric_rows(exp_dir / "metrics.jsonl")
+    stage = rows[-1].get("stage") if rows else None
+    return stage if isinstance(stage, int) and not isinstance(stage, bool) else None
 
 
 def build_argv(plan: dict, child: dict, *, has_hp_file: bool, code_dir: Path | None = None) -> list[str]:
@@ -314,20 +325,22 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
         console_mirror = _Mirror(store, workdir, R.run_key(run, ""))
         extras = _Mirror(store, exp_dir, R.run_key(run, ""))
 
-        def publish(final: bool) -> None:
+        def publish(final: bool, completed: bool = False) -> None:
             mirror.sync()
             console_mirror.sync_named(("console.txt", XT_METRICS_FILE))
             extras.sync_named(_RESULT_FILES)
             metrics, iters = latest_metrics([exp_dir / "metrics.jsonl", xt_metrics])
-            rec.update(metrics=metrics, iters=iters, heartbeat=R.now_iso(), console_tail=read_tail(console))
+            rec.update(metrics=metrics, metric_order=list(metrics), iters=iters, stage=last_stage(exp_dir),
+                       heartbeat=R.now_iso(), console_tail=read_tail(console))
             if final:
-                summary = _read_json(exp_dir / "summary.json") or {}
-                if isinstance(summary.get("hpmax"), (int, float)):
-                    rec["hpmax"] = summary["hpmax"]
-                elif isinstance(metrics.get("hpmax"), (int, float)):  # logged through xtlib.run, as under XT
-                    rec["hpmax"] = metrics["hpmax"]
-                elif metrics:  # rl_nexus: hpmax is the first metric of the last stage
-                    rec["hpmax"] = _first_metric_of_last_stage(exp_dir / "metrics.jsonl")
+                # Only a completed run has an hpmax: it is the last stage's lifetime objective, which a run that
+                # was cancelled or crashed never computed (its last raw report is not that number).
+                hpmax = final_hpmax(exp_dir, console) if completed else None
+                if hpmax is None and completed and _is_number(metrics.get("hpmax")):
+                    hpmax = metrics["hpmax"]  # logged through xtlib.run, as under XT
+                rec["hpmax"] = hpmax
+                if not completed:
+                    rec["reason"] = failure_reason(exp_dir, console)
             store.write_json(key, rec)
 
         next_tick = time.monotonic() + mirror_interval
@@ -346,7 +359,7 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
         rc = proc.wait()
         if rc != 0 and not cancelled and (cancel_event.is_set() or store.exists(R.job_key(job, "cancel"))):
             cancelled = True  # killed by `launcher cancel` (or the supervisor stopping) before we noticed
-        publish(final=True)
+        publish(final=True, completed=rc == 0 and not cancelled)
         if cancelled:
             rec.update(status=R.CANCELLED, error="cancelled by `launcher cancel`")
         elif rc == 0:
@@ -390,16 +403,51 @@ def _metric_rows(path: Path) -> list[dict]:
     return rows
 
 
-def _first_metric_of_last_stage(path: Path):
-    rows = _metric_rows(path)
-    last = rows[-1] if rows else None
-    if not last:
-        return None
-    values = last["metrics"] if isinstance(last.get("metrics"), dict) else last
-    for key, value in values.items():
-        if key not in ("stage", "iteration", "iters", "hours", "time") and isinstance(value, (int, float)):
-            return value
+_HPMAX_LINE = re.compile(r"^Objective .*\(hpmax\):\s*(\S+)\s*$")
+
+
+def final_hpmax(exp_dir: Path, console: Path):
+    """A completed run's hpmax: summary.json's (launcher run), else the last `hpmax` an rl_nexus run logged
+    (its finish_run logs {x_axis: x, "hpmax": value} and prints "Objective ... (hpmax):  value"), else None.
+
+    Never the raw last value of some metric: hpmax is a stage's lifetime objective, negated when lower is
+    better, which only the run itself knows how to compute."""
+    summary = _read_json(exp_dir / "summary.json") or {}
+    if _is_number(summary.get("hpmax")):
+        return summary["hpmax"]
+    for row in reversed(_metric_rows(exp_dir / "metrics.jsonl")):
+        values = row["metrics"] if isinstance(row.get("metrics"), dict) else row
+        if _is_number(values.get("hpmax")):
+            return values["hpmax"]
+    for line in reversed(read_tail(console, lines=200).splitlines()):
+        match = _HPMAX_LINE.match(line.strip())
+        if match:
+            try:
+                return float(match.group(1))
+            except ValueError:
+                return None
     return None
+
+
+def failure_reason(exp_dir: Path, console: Path) -> str:
+    """One line saying why a run did not complete: summary.json's error (type, message, where), else the last
+    exception line of the console (`ValueError: bad lr`), else ''."""
+    error = (_read_json(exp_dir / "summary.json") or {}).get("error")
+    if isinstance(error, dict) and error.get("message"):
+        head = f"{error['type']}: {error['message']}" if error.get("type") else str(error["message"])
+        return head + (f" ({error['location']})" if error.get("location") else "")
+    for line in reversed(read_tail(console, lines=60).splitlines()):
+        text = line.strip()
+        if _EXCEPTION_LINE.match(text):
+            return text
+    return ""
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:?.*$")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def main(argv: list[str] | None = None) -> int:

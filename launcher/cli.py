@@ -26,9 +26,12 @@ COMMANDS = {
     "run": "run a runspec locally (its processing stages, in the project's working_dir)",
     "smoke": 'truncated local run of a runspec (launcher disabled, max_iterations cut), checked',
     "launch": 'launch a runspec as a job (validate, lint, snapshot the code, submit, record in jobs.md)',
+    "rerun": "launch a run again from its repro_spec.yaml, as a new one-run job (XT's rerun)",
     "jobs": 'list jobs: job, time, runspec, target, runs done/total, status',
-    "runs": 'list the runs of a job: status, iters, per-stage metrics, hpmax, hparams',
+    "runs": 'list runs of one or more jobs: status, iters, per-stage metrics, hpmax, hparams',
     "status": "show a job's status: runs done/total, failures, best hpmax, parent runs",
+    "plot": "plot learning curves of jobs' runs (or hpmax against each hyperparameter) to PNG/SVG or the terminal",
+    "tensorboard": "fetch jobs' TensorBoard event files into a cache and start TensorBoard on them",
     "logs": "print a run's console output (--follow: until the run ends)",
     "download": "download a job's or a run's results: mirrored files, console, metrics, repro_spec",
     "cancel": 'cancel a job: stop its running runs (marked cancelled) and start no more',
@@ -75,8 +78,12 @@ def _chosen_command(argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_chosen_command(argv))
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser(_chosen_command(argv))
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the command is still being imported: no traceback either
+        sys.stderr.write("interrupted\n")
+        return 130
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return 2

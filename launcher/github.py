@@ -6,6 +6,7 @@ Only `GitHubAPI` talks to the network, and only when called; it uses urllib, so 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,21 @@ def format_annotation(severity: str, message: str, *, file: str = "", line: int 
         props.append(f"title={_escape_property(title)}")
     head = f"::{level} {','.join(props)}" if props else f"::{level}"
     return f"{head}::{_escape_data(message)}"
+
+
+def origin_link(origin: str, env: dict | None = None) -> str:
+    """The ledger's origin cell as a link, inside GitHub Actions: 'PR #12' to the pull request (where the job's
+    sticky comment is), anything else ('dispatch by @alice') to the workflow run that launched it. Unchanged
+    outside Actions, or when it is a link already."""
+    env = os.environ if env is None else env
+    server, repo, run_id = env.get("GITHUB_SERVER_URL", ""), env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
+    if env.get("GITHUB_ACTIONS") != "true" or not origin or origin.startswith("[") or not (server and repo):
+        return origin
+    text = origin.replace("[", "(").replace("]", ")")
+    match = re.match(r"^PR #(\d+)$", origin)
+    if match:
+        return f"[{text}]({server}/{repo}/pull/{match.group(1)})"
+    return f"[{text}]({server}/{repo}/actions/runs/{run_id})" if run_id else origin
 
 
 def append_step_summary(markdown: str) -> bool:

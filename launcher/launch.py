@@ -60,6 +60,7 @@ class LaunchResult:
     ledger_row: dict | None = None
     summary: dict | None = None  # the job's summary after following it
     run_records: list[dict] = field(default_factory=list)  # the runs after following
+    results: dict | None = None  # launcher.results.job.job_results() after following: what the PR comment shows
 
     @property
     def parent_runs(self) -> list[str]:
@@ -183,7 +184,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
            on_event: Callable[[str, object], None] | None = None) -> LaunchResult:
     from launcher.backends import get_backend
     from launcher.jobs.numbering import next_job_name, next_run_names
-    from launcher.jobs.plan import build_plan, launcher_settings
+    from launcher.jobs.plan import build_plan, launcher_settings, stage_iterations
     from launcher.package import build_snapshot, upload_snapshot
     from launcher.runspec.api import check_files, resolve_file
 
@@ -196,7 +197,8 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     roots = config.roots_with(component_roots or [])
 
     # 1. validate + lint: errors stop, warnings are shown
-    check = check_files([path], component_roots=roots, do_lint=True, target_names=set(config.targets))
+    check = check_files([path], component_roots=roots, do_lint=True, target_names=set(config.targets),
+                        require_components=True)
     result = LaunchResult(status=INVALID, runspec=shown, diagnostics=list(check.diagnostics))
     if check.errors:
         result.message = f"{shown} has {len(check.errors)} error(s): nothing launched"
@@ -228,7 +230,9 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     result.code_key = snapshot.key
     from launcher import ledger as L
 
-    result.origin = origin or L.default_origin()
+    from launcher.github import origin_link
+
+    result.origin = origin_link(origin or L.default_origin())  # in Actions: a link to the PR or the workflow run
     backend = get_backend(tgt, config=config)
     store = backend.store
     # Limits the service would refuse only after records exist (runs_per_node vs the VM size): before anything.
@@ -291,6 +295,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
         "compute_nodes": settings["compute_nodes"], "runs_per_node": settings["runs_per_node"],
         "low_priority": settings["low_priority"], "hold": settings["hold"],
         "parents": result.parents, "runs": result.runs, "experiment_path": str(experiment_path),
+        "stage_iterations": stage_iterations(resolved.data),
     }
     if result.cost_estimate:
         job_record["cost_estimate"] = result.cost_estimate
@@ -302,7 +307,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
                          _launched_spec_text(resolved, path, overrides, roots))
         store.write_json(R.job_key(result.job, "plan.json"), plan.to_dict())
         _key, result.uploaded_bytes = upload_snapshot(store, snapshot)
-        emit("upload", snapshot.file_count)
+        emit("upload", (snapshot.file_count, result.uploaded_bytes))
         for name in result.parent_runs:
             emit("run", name)
         backend.record_queued(plan)

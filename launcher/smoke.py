@@ -24,6 +24,7 @@ from typing import Any
 
 from launcher.diagnostics import LauncherError
 from launcher.layout import XT_METRICS_ENV, Layout, local_datastore
+from launcher.report.numbers import fmt as _fmt_number
 
 DEFAULT_ITERATIONS = 1000
 DEFAULT_TIMEOUT = 120.0
@@ -422,7 +423,7 @@ def _evaluate(report: SmokeReport, rs, data: dict, exp_dir: Path, stdout: str, s
     # 4. hpmax
     hp_line = any(ln.startswith("Objective ") and "(hpmax):" in ln and "n/a" not in ln for ln in lines)
     report.checks.append(Check("hpmax reported", hp_line and report.hpmax is not None,
-                               f"hpmax {report.hpmax:.5f}" if report.hpmax is not None and hp_line
+                               "hpmax " + _fmt_number(report.hpmax) if report.hpmax is not None and hp_line
                                else "no hpmax line on the console"))
     report.ok = all(c.ok for c in report.checks)
     if report.ok:

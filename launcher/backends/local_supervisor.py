@@ -20,7 +20,7 @@ from pathlib import Path
 
 from launcher import agent
 from launcher.jobs import records as R
-from launcher.jobs.status import finish_job, mark_unfinished
+from launcher.jobs.status import finish_job, mark_unfinished, parent_status
 
 HEARTBEAT_SECONDS = 2.0
 TICK = 0.05
@@ -52,6 +52,8 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
               mirror_interval: float = agent.DEFAULT_MIRROR_INTERVAL) -> None:
     plan = store.read_json(R.job_key(job, "plan.json"))
     spec = store.read_bytes(R.job_key(job, "launched_job_spec.yaml"))
+    if not plan or spec is None or not (store.read_json(R.job_key(job, "job.json")) or {}).get("job"):
+        return  # the launch was withdrawn (Ctrl-C, a refused submit) before we started: nothing to run or record
     sup = {"pid": os.getpid(), "host": R.hostname(), "started": R.now_iso(), "heartbeat": R.now_iso(),
            "finished": False}
     store.write_json(R.job_key(job, "supervisor.json"), sup)
@@ -65,7 +67,11 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
             store.write_json(R.job_key(job, "supervisor.json"), sup)
 
     threading.Thread(target=heartbeat, daemon=True).start()
-    record = store.read_json(R.job_key(job, "job.json")) or {}
+    record = store.read_json(R.job_key(job, "job.json"))
+    if not record or not record.get("job"):  # withdrawn meanwhile: never write a record of only status/started
+        done.set()
+        store.delete(R.job_key(job, "supervisor.json"))
+        return
     record.update(status=R.RUNNING, started=R.now_iso())
     store.write_json(R.job_key(job, "job.json"), record)
 
@@ -98,7 +104,9 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
                 left_per_parent[child["parent"]] -= 1
                 finished_parent = left_per_parent[child["parent"]] == 0
             if finished_parent:
-                parent_state(child["parent"], R.COMPLETED)
+                mine = [store.read_json(R.run_key(c["name"])) or {} for c in plan["children"]
+                        if c["parent"] == child["parent"]]
+                parent_state(child["parent"], parent_status(mine))
 
     cancel_key = R.job_key(job, "cancel")
     last_cancel_check = 0.0

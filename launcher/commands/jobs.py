@@ -2,7 +2,8 @@ from __future__ import annotations
 
 HELP = "list jobs: job, time, runspec, target, runs done/total, status"
 DESCRIPTION = """\
-List the jobs in the store of a target (default: the local store), newest last, like XT's `list jobs`.
+List the jobs in the store of a target (default: the local store), newest first, as the jobs.md ledger lists
+them.
 
   launcher jobs
   launcher jobs --last 5 --format json
@@ -31,6 +32,7 @@ def run(args) -> int:
     names = list_jobs(store)
     if args.last is not None:
         names = names[-args.last:] if args.last > 0 else []
+    names = names[::-1]  # newest first, as in the ledger
     summaries = [job_summary(store, n) for n in names]
     if args.format == "json":
         sys.stdout.write(report.to_json({"jobs": summaries}))

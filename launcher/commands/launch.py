@@ -105,13 +105,16 @@ def run(args) -> int:
             sys.stdout.write(report.render_launch_text(result, line_printed=True, diagnostics_printed=True))
             sys.stdout.flush()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        interrupted = bool(late_interrupts) or _follow(result, cfg, show_progress=text)
+        try:
+            interrupted = bool(late_interrupts) or _follow(result, cfg, show_progress=text)
+        except KeyboardInterrupt:  # also while following starts up (imports, opening the store)
+            interrupted = True
         if interrupted:
             sys.stderr.write(f"stopped following; {result.job} keeps running "
                              f"(`launcher status {result.job}`, `launcher cancel {result.job}`)\n")
             return 0
         if text:
-            sys.stdout.write(report.render_runs_text(result.run_records))
+            sys.stdout.write(report.render_runs_text(result.run_records, width=report.terminal_width()))
             sys.stdout.write(report.summary_line(result.summary) + "\n")
     elif text:
         sys.stdout.write(report.render_launch_text(result, line_printed=bool(printed),
@@ -152,6 +155,12 @@ def _follow(result, cfg, *, show_progress: bool) -> bool:
         from launcher import ledger as L
 
         result.ledger_row = L.with_summary(L.LedgerRow.from_dict(result.ledger_row), result.summary).to_dict()
+    try:
+        from launcher.results.job import job_results
+
+        result.results = job_results(store, result.job)
+    except Exception:  # noqa: BLE001 - the results are for the comment; the runs table has everything
+        result.results = None
     try:
         update_ledger_status(cfg, result.job, result.summary)
     except Exception:  # noqa: BLE001 - the ledger refresh is a courtesy; `launcher ledger refresh` does it too

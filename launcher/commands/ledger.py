@@ -52,6 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     refresh.add_argument("--store", default=None, metavar="DIR",
                          help="read every job from this store folder (default: each row's target's store)")
     refresh.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    refresh.add_argument("--json-out", default=None, metavar="FILE",
+                         help="also write the result as JSON to FILE (the rows that changed: `launcher comment "
+                              "--finished FILE` shows the jobs that ended on their pull requests)")
     refresh.add_argument("--push", action="store_true",
                          help="refresh the ledger on the remote branch and push it, instead of the local file")
     _push_options(refresh)
@@ -316,6 +319,10 @@ def _run_refresh(args) -> int:
         _new, report.written = L.update_ledger_file(path, update, lock_dir=cfg.store_dir / "locks",
                                                     display=display)
     _emit(args, report, report.text())
+    if args.json_out:
+        from launcher.fsutil import atomic_write
+
+        atomic_write(args.json_out, json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
     return _unreadable_rows(report, local_jobs)
 
 

@@ -32,7 +32,11 @@ def run(args) -> int:
 
         changed = apply_fixes(result)
         if changed:
-            for path, n in changed:
-                sys.stderr.write(f"fixed {n} problem{'s' * (n != 1)} in {path}\n")
+            for path, fixes in changed:
+                n = len(fixes)
+                sys.stderr.write(f"fixed {n} problem{'s' * (n != 1)} in {path}:\n")
+                for fx in fixes:
+                    sys.stderr.write(f"  {path}:{fx.line}:{fx.col}: {fx.code + ' ' if fx.code else ''}"
+                                     f"{fx.old} -> {fx.replacement}\n")
             result = run_check(args, do_lint=True)  # report what is left
     return emit(result, args)

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     # Components import through python_path, as a project's own run.py does (PYTHONPATH there).
     sys.path[:0] = [p for p in config.layout.python_path_dirs(config.project_dir) if p not in sys.path]
     as_json = args.format == "json"
-    if rs.job_launcher.get("enabled"):
+    if rs.job_launcher.get("enabled") and not os.environ.get("LAUNCHER_RUN"):  # not in a launched run's console
         sys.stderr.write("note: job_launcher is enabled; `launcher run` runs locally (launching is `launcher launch`)\n")
     summary = execute(RunInput.from_resolved(rs, hp_search=hp_assignment is not None), roots=roots,
                       stream=sys.stderr if as_json else sys.stdout)

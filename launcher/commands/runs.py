@@ -1,13 +1,20 @@
 from __future__ import annotations
 
-HELP = "list the runs of a job: status, iters, per-stage metrics, hpmax, hparams"
+HELP = "list runs of one or more jobs: status, iters, per-stage metrics, hpmax, hparams"
 DESCRIPTION = """\
 One row per child run, like XT's `list runs`: status, node, iters, the latest value of every metric per
-stage (s1-rew, s1-hrs, ...), hpmax, the run's hyperparameter values, exit code and elapsed seconds.
+stage in the order the stage defined them (the objective first: s1-rew, s1-win, s1-hrs, ...), hpmax, the
+run's hyperparameter values, exit code, elapsed seconds and, for runs that did not complete, the reason.
+
+A field is a column name (run, job, status, node, iters, hpmax, exit, elapsed, reason, s1-rew, lr) or the
+explicit metrics.NAME / hparams.NAME. --filter takes FIELD OP VALUE with OP one of = != > >= < <= ~ (contains);
+several filters must all hold. A --sort, --columns or --filter field that matches nothing is an error.
 
   launcher runs job12
-  launcher runs job12 --sort metrics.hpmax --last 5
-  launcher runs job12 --status failed --format json
+  launcher runs job12 job13 --sort hpmax --reverse --last 5
+  launcher runs --all --last 20
+  launcher runs job12 --filter 'hparams.lr>0.1' --filter status=completed
+  launcher runs job12 --columns run,hpmax,lr,s1-rew --format json
   launcher runs job12 --export job12.csv
 """
 
@@ -15,9 +22,14 @@ stage (s1-rew, s1-hrs, ...), hpmax, the run's hyperparameter values, exit code a
 def configure(parser) -> None:
     from launcher.commands._options import add_format, add_project
 
-    parser.add_argument("job", metavar="JOB", help="job name, e.g. job12")
-    parser.add_argument("--sort", default=None, metavar="COLUMN",
-                        help="sort by a column: metrics.hpmax, metrics.s1-rew, hparams.<name>, status, ...")
+    parser.add_argument("jobs", nargs="*", metavar="JOB", help="job names, e.g. job12 job13")
+    parser.add_argument("--all", action="store_true", help="the runs of every job in the store")
+    parser.add_argument("--columns", default=None, metavar="A,B,...",
+                        help="the columns to show, in this order (e.g. run,status,hpmax,lr)")
+    parser.add_argument("--filter", dest="filters", action="append", default=[], metavar="EXPR",
+                        help="keep runs where EXPR holds: status=failed, hparams.lr>0.1, s1-rew>=0.5; repeatable")
+    parser.add_argument("--sort", default=None, metavar="FIELD",
+                        help="sort by a field: hpmax, metrics.s1-rew, hparams.<name>, status, ...")
     parser.add_argument("--reverse", action="store_true", help="sort descending")
     parser.add_argument("--last", type=int, default=None, metavar="N", help="only the last N rows (after sorting)")
     parser.add_argument("--status", default=None, metavar="S",
@@ -31,32 +43,48 @@ def configure(parser) -> None:
 def run(args) -> int:
     import sys
 
-    from launcher.backends import store_for
     from launcher.config import load_config
     from launcher.diagnostics import UsageError, did_you_mean
     from launcher.jobs import records as R
-    from launcher.jobs.status import read_runs
+    from launcher.jobs import runquery
+    from launcher.jobs.collect import runs_of_jobs
     from launcher.report import jobs as report
 
     if args.status and args.status not in R.RUN_STATES:
         raise UsageError(f"--status {args.status!r} is not a run state",
                          hint=did_you_mean(args.status, R.RUN_STATES) or f"one of: {', '.join(R.RUN_STATES)}")
+    if not args.jobs and not args.all:
+        raise UsageError("name one or more jobs, or --all", hint="for example: launcher runs job12")
     cfg = load_config(project=args.project) if args.project else load_config()
-    store, _ = store_for(cfg, args.job, target=args.target)
-    runs = read_runs(store, args.job)
+    jobs, runs = runs_of_jobs(cfg, args.jobs, all_jobs=args.all, target=args.target)
+    columns = None
+    if args.columns:
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        if not columns:
+            raise UsageError("--columns is empty", hint="for example --columns run,status,hpmax")
+        for c in columns:
+            runquery.check_field(c, runs, "--columns")
     if args.status:
         runs = [r for r in runs if r.get("status") == args.status]
+    runs = runquery.apply_filters(runs, args.filters)
     if args.sort:
-        runs = report.sort_runs(runs, args.sort, reverse=args.reverse)
+        runquery.check_field(args.sort, runs, "--sort")
+        runs = runquery.sort_runs(runs, args.sort, reverse=args.reverse)
     if args.last is not None:
         runs = runs[-args.last:] if args.last > 0 else []
     if args.export:
-        n = report.export_csv(runs, args.export)
+        n = report.export_csv(runs, args.export, columns=columns)
         sys.stderr.write(f"exported {n} runs to {args.export}\n")
     if args.format == "json":
-        sys.stdout.write(report.to_json({"job": args.job, "runs": runs}))
+        payload = {"jobs": jobs, "runs": runs}
+        if len(jobs) == 1:
+            payload["job"] = jobs[0]
+        if columns:
+            payload["columns"] = columns
+            payload["rows"] = report.runs_rows(runs, columns)[1]
+        sys.stdout.write(report.to_json(payload))
     elif args.format == "markdown":
-        sys.stdout.write(report.runs_markdown(runs))
+        sys.stdout.write(report.runs_markdown(runs, columns))
     else:
-        sys.stdout.write(report.render_runs_text(runs))
+        sys.stdout.write(report.render_runs_text(runs, columns, width=report.terminal_width()))
     return 0

@@ -78,6 +78,19 @@ def truthy(value) -> bool:
     return isinstance(value, str) and value.strip().lower() in ("1", "true", "yes")
 
 
+def stage_iterations(spec_data: dict) -> list[int]:
+    """max_iterations of each processing stage, by stage number (0 for a disabled stage or one without it): how
+    far a running run has got, from the stage and iteration it last reported (the live progress bar)."""
+    out = []
+    for item in spec_data.get("processing_stages") or []:
+        spec = item.get("processing_stage") if isinstance(item, dict) else None
+        n = spec.get("max_iterations") if isinstance(spec, dict) else None
+        enabled = spec.get("enabled", True) if isinstance(spec, dict) else False
+        ok = isinstance(n, int) and not isinstance(n, bool) and n > 0 and enabled not in (0, False, "0", "false")
+        out.append(n if ok else 0)
+    return out
+
+
 def launcher_settings(spec_data: dict) -> dict:
     """The job_launcher section with XT's defaults, checked for the values a plan needs."""
     jl = dict(spec_data.get("job_launcher") or {})

@@ -110,6 +110,38 @@ def _reconcile_runs(store, job: str, runs: list[dict]) -> bool:
     return lost
 
 
+def run_fraction(run: dict, stage_iterations: list | None) -> float:
+    """How far a running run has got (0..1): the stages before its current one, plus its last reported
+    iteration of the current one, over all its stages' max_iterations. 0 when that is not known."""
+    iters, stage = run.get("iters"), run.get("stage")
+    if not stage_iterations or not isinstance(iters, int) or not isinstance(stage, int) or stage < 1:
+        return 0.0
+    total = sum(stage_iterations)
+    if total <= 0:
+        return 0.0
+    before = sum(stage_iterations[:stage - 1])
+    current = min(iters, stage_iterations[stage - 1]) if stage <= len(stage_iterations) else 0
+    return max(0.0, min(0.999, (before + current) / total))
+
+
+def completed_hpmaxes(runs: list[dict]) -> list[float]:
+    """The hpmax of each completed run: a run that was cancelled, failed or lost has none (a record written
+    before that rule may still carry the raw last value of a metric: it is ignored)."""
+    return [r["hpmax"] for r in runs if r.get("status") == R.COMPLETED
+            and isinstance(r.get("hpmax"), (int, float)) and not isinstance(r.get("hpmax"), bool)]
+
+
+def parent_status(children: list[dict]) -> str:
+    """A parent run's final state from its children's: completed only when every child completed; cancelled
+    when one was cancelled; failed otherwise (a node whose runs all crashed did not complete)."""
+    states = [c.get("status") for c in children]
+    if states and all(s == R.COMPLETED for s in states):
+        return R.COMPLETED
+    if R.CANCELLED in states:
+        return R.CANCELLED
+    return R.FAILED
+
+
 def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bool = False) -> dict:
     """The job's status from its runs (pure)."""
     counts = {s: 0 for s in R.RUN_STATES}
@@ -117,7 +149,7 @@ def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bo
         counts[r.get("status", R.QUEUED)] = counts.get(r.get("status", R.QUEUED), 0) + 1
     total = len(runs) or (job_record or {}).get("total_runs", 0)
     done = sum(counts[s] for s in R.FINAL_STATES)
-    hpmaxes = [r["hpmax"] for r in runs if isinstance(r.get("hpmax"), (int, float))]
+    hpmaxes = completed_hpmaxes(runs)
     status = (job_record or {}).get("status", R.QUEUED)
     if status not in (R.SUBMITTING, R.REMOVED):
         if runs and done == len(runs):
@@ -133,6 +165,8 @@ def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bo
             status = R.QUEUED
     return {
         "job": (job_record or {}).get("job"), "status": status, "runs_total": total, "runs_done": done,
+        "progress": round(done + sum(run_fraction(r, (job_record or {}).get("stage_iterations"))
+                                     for r in runs if r.get("status") == R.RUNNING), 3),
         "runs_completed": counts[R.COMPLETED], "runs_running": counts[R.RUNNING], "runs_queued": counts[R.QUEUED],
         "runs_failed": counts[R.FAILED] + counts[R.LOST], "runs_cancelled": counts[R.CANCELLED],
         "best_hpmax": max(hpmaxes) if hpmaxes else None,
@@ -152,6 +186,7 @@ def job_summary(store, job_name: str) -> dict:
     if record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
         record = read_job(store, job_name) or record  # reconcile (or the job itself) may have finished it
     summary = summarize(record, runs, cancel_requested=store.exists(R.job_key(job_name, "cancel")))
+    summary["job"] = summary.get("job") or job_name  # a record written half-way still says whose it is
     summary.update({k: record.get(k) for k in ("created", "runspec", "target", "description", "ended")})
     if extra:
         if extra.get("waiting") and summary["status"] == R.QUEUED:
@@ -178,8 +213,7 @@ def finish_job(store, job: str) -> None:
             if not prec or prec.get("status") in R.FINAL_STATES:
                 continue
             mine = [by_name.get(c, {}) for c in prec.get("children") or []]
-            ok = all(c.get("status") == R.COMPLETED for c in mine)
-            prec.update(status=R.COMPLETED if ok else summary["status"], ended=R.now_iso())
+            prec.update(status=parent_status(mine) if mine else summary["status"], ended=R.now_iso())
             store.write_json(R.run_key(parent), prec)
 
 

@@ -104,7 +104,9 @@ def format_hpmax(value) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, (int, float)):
-        return f"{value:.6g}"
+        from launcher.report.numbers import fmt  # one number format: the runs table's, the comment's
+
+        return fmt(float(value))
     return str(value)
 
 

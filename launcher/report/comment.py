@@ -40,6 +40,7 @@ class CommentInput:
     launch_skipped: str = ""  # why nothing was launched, when known (fork, dry run, launcher disabled)
     extra_warnings: list[str] = field(default_factory=list)
     job_launcher: dict = field(default_factory=dict)  # the runspec's job_launcher section, when readable
+    results: dict | None = None  # launcher.results.job.job_results() of the job, once it ended (or so far)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -154,6 +155,13 @@ def _code(value) -> str:
     return f"`{text}`" if text else "``"
 
 
+def _code(value, limit: int = 200) -> str:
+    """Text that PR code may have written (a metric or HP name, a value, an error line) as an inline code span:
+    no Markdown, no HTML, no @mentions; backticks and line breaks cannot end it early."""
+    text = " ".join(str(value).replace("`", "'").split())[:limit]
+    return "`" + text.replace("|", "\\|") + "`" if text else ""
+
+
 def _md_cell(value) -> str:
     return _inert(" ".join(str(value).splitlines()))
 
@@ -169,6 +177,9 @@ def _job(launch: dict | None) -> str:
     return job if isinstance(job, str) and JOB_NAME_RE.match(job) else ""
 
 
+_FINAL = ("completed", "failed", "cancelled", "lost", "removed")
+
+
 def _headline(inp: CommentInput) -> str:
     launch = inp.launch
     name = _code(inp.runspec)
@@ -176,10 +187,12 @@ def _headline(inp: CommentInput) -> str:
         job = _job(launch)
         if _launch_error(launch):
             return f"### {name}: launch failed"
+        status = _first(inp.results, "status")
+        ended = f", {status}" if status in _FINAL else ""
         if job and _already(launch):
-            return f"### {name}: already launched as **{job}**"
+            return f"### {name}: already launched as **{job}**{ended}"
         if job:
-            return f"### {name}: launched as **{job}**"
+            return f"### {name}: launched as **{job}**{ended}"
     if inp.smoke and _smoke_status(inp.smoke) in ("failed", "error"):
         return f"### {name}: smoke run failed"
     if inp.launch_skipped:
@@ -187,7 +200,7 @@ def _headline(inp: CommentInput) -> str:
     return f"### {name}: validated"
 
 
-def _facts(launch: dict, job_launcher: dict) -> list[str]:
+def _facts(launch: dict, job_launcher: dict, results: dict | None = None) -> list[str]:
     rows = []
 
     def add(label, value):
@@ -196,7 +209,7 @@ def _facts(launch: dict, job_launcher: dict) -> list[str]:
 
     add("Job", _job(launch))
     summary = launch.get("summary") if isinstance(launch.get("summary"), dict) else {}
-    status = _first(summary, "status") or _first(launch, "state", "status")
+    status = _first(results, "status") or _first(summary, "status") or _first(launch, "state", "status")
     add("Status", {"launched": "submitted", "exists": "already launched"}.get(status, status))
     add("Target", _first(launch, "target", "compute_target"))
     nodes = _first(launch, "nodes", "compute_nodes")
@@ -207,7 +220,7 @@ def _facts(launch: dict, job_launcher: dict) -> list[str]:
     low = _first(launch, "low_priority", "spot")
     if low is None:
         low = _first(job_launcher, "low_priority")
-    if low is not None:
+    if low is not None and _first(launch, "backend") != "local":  # a local target has no nodes to rent
         add("Nodes", "Spot (low priority, may be preempted)" if low else "dedicated")
     files = _first(launch, "code_files", "files")
     if isinstance(files, list):
@@ -282,6 +295,43 @@ def _smoke_section(smoke: dict | None, tail_chars: int) -> str:
     return "\n".join(out)
 
 
+def results_section(results: dict, runspec: str = "") -> str:
+    """Final status, the top runs by hpmax (a small table), the failed runs' reasons, and the objective's
+    learning curve as a Mermaid xychart."""
+    from launcher.report import mermaid
+    from launcher.report.numbers import fmt, fmt_or
+
+    summary = results.get("summary") or {}
+    head = (f"**Results:** {summary.get('status', results.get('status'))}, "
+            f"{summary.get('runs_done', 0)}/{summary.get('runs_total', 0)} runs done "
+            f"({summary.get('runs_completed', 0)} completed, {summary.get('runs_failed', 0)} failed"
+            f"{', %d cancelled' % summary['runs_cancelled'] if summary.get('runs_cancelled') else ''})"
+            f", best hpmax **{fmt_or(summary.get('best_hpmax'))}**")
+    out = [head]
+    top = results.get("top") or []
+    if top:
+        hps = [h for h in results.get("hparams") or []][:6]
+        out += ["", "| # | run | hpmax | " + " | ".join(_code(h) for h in hps) + (" |" if hps else "|"),
+                "|---|---|---|" + "---|" * len(hps)]
+        for i, r in enumerate(top, 1):
+            cells = [str(i), _code(r["run"]), fmt(r.get("hpmax"))] + [
+                _code(fmt((r.get("hparams") or {}).get(h))) for h in hps]
+            out.append("| " + " | ".join(cells) + " |")
+    for f in results.get("failures") or []:
+        out.append(f"- {_code(f['run'])} {_code(f.get('status'))}: {_code(f.get('reason') or 'no reason recorded')}")
+    chart = results.get("chart")
+    if chart and chart.get("x") and chart.get("series"):
+        title = f"{results.get('job', '')}: {chart['metric']}"
+        out += ["", mermaid.block(mermaid.xychart(title=title, x_label=chart.get("x_axis") or "iters",
+                                                  xs=chart["x"], y_label=chart["metric"],
+                                                  series=[s_["y"] for s_ in chart["series"]]))]
+        what = (f"the mean of {_code(chart['metric'])} over {chart['runs']} runs, between its max (above) and min "
+                f"(below)" if chart.get("runs", 1) > 1 else
+                f"{_code(chart['metric'])} of {_code(chart['series'][0]['label'])}")
+        out.append(f"<sub>{what}, by {chart.get('x_axis') or 'iters'}</sub>")
+    return "\n".join(out)
+
+
 def _warnings_section(lines: list[str], limit: int) -> str:
     if not lines:
         return ""
@@ -306,11 +356,18 @@ def _next_section(inp: CommentInput) -> str:
     job = _job(launch)
     error = _launch_error(launch)
     if job and not error:
-        return "\n".join(["**Next:**", "", "```sh",
-                          f"launcher status {job}    # where the runs are",
-                          f"launcher logs {job}      # console output",
-                          f"launcher cancel {job}    # stop the job and release its nodes",
-                          "```"])
+        names = _run_names(launch)
+        run = names[0] if names else f"{(_parent_names(launch) or ['run1'])[0]}.1"
+        if _first(inp.results, "status") in _FINAL:
+            steps = [(f"launcher runs {job} --sort hpmax --reverse", "every run, best first"),
+                     (f"launcher plot {job} --out {job}.png", "learning curves"),
+                     (f"launcher rerun {run}", "launch one run again")]
+        else:
+            steps = [(f"launcher status {job}", "where the runs are"),
+                     (f"launcher logs {run}", "a run's console output"),
+                     (f"launcher cancel {job}", "stop the job and release its nodes")]
+        width = max(len(c) for c, _ in steps) + 3
+        return "\n".join(["**Next:**", "", "```sh", *(f"{c.ljust(width)}# {why}" for c, why in steps), "```"])
     if error:
         hint = _first(launch, "hint")
         fix = f"**How to fix:** {_md_cell(hint)}\n\n" if hint else ""
@@ -337,7 +394,8 @@ def render_comment(inp: CommentInput, *, budget: int = BUDGET) -> str:
     body = ""
     for run_limit, warn_limit, tail_chars in attempts:
         parts = [marker(inp.runspec), _headline(inp)]
-        parts.append("\n".join(_facts(inp.launch, inp.job_launcher)) if inp.launch else "")
+        parts.append("\n".join(_facts(inp.launch, inp.job_launcher, inp.results)) if inp.launch else "")
+        parts.append(results_section(inp.results, inp.runspec) if inp.results else "")
         parts.append(_runs_section(parents, names, run_limit) if run_limit else
                      (f"**Runs:** {len(names)} (see `launcher runs`)" if names else ""))
         parts.append(_smoke_section(inp.smoke, tail_chars) if tail_chars else

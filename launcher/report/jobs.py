@@ -8,6 +8,7 @@ import json
 import sys
 
 from launcher.jobs import records as R
+from launcher.report.numbers import fmt
 
 # ---------------------------------------------------------------------------------------------------------
 # launch
@@ -23,7 +24,10 @@ def launch_fragment(kind: str, value) -> str:
     if kind == "parents":
         return f"creating parent runs: {value}/{value}"
     if kind == "upload":
-        return f"uploading {value} code files (zipped)"
+        files, sent = value if isinstance(value, tuple) else (value, None)
+        if sent == 0:  # the same snapshot is in the store already (content-addressed)
+            return f"code unchanged ({files} files already in the store)"
+        return f"uploading {files} code files (zipped)"
     if kind == "run":
         return str(value)
     if kind == "submitted":
@@ -47,7 +51,8 @@ def cost_line(estimate: dict | None) -> str:
 
 def launch_line(result) -> str:
     parts = [launch_fragment("job", result.job), launch_fragment("target", result.target),
-             launch_fragment("parents", len(result.parents)), launch_fragment("upload", result.code_files),
+             launch_fragment("parents", len(result.parents)),
+             launch_fragment("upload", (result.code_files, result.uploaded_bytes)),
              *result.parent_runs, launch_fragment("submitted", result.job)]
     return ", ".join(parts)
 
@@ -72,8 +77,6 @@ def render_launch_text(result, *, line_printed: bool = False, diagnostics_printe
                 out.append(cost_line(result.cost_estimate))
             out.append(launch_line(result))
         out.extend(f"note: {n}" for n in result.notes)
-        if result.uploaded_bytes == 0:
-            out.append(f"code snapshot unchanged ({result.code_key}): nothing uploaded")
         out.append(follow_hint(result))
     else:
         out.append(result.message)
@@ -112,77 +115,41 @@ def summary_line(summary: dict) -> str:
 # values and tables
 
 
-def fmt(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        # Fixed point to five decimals, as XT showed rewards and hours (0.00007 hrs, not 7e-05), without
-        # trailing zeros; only values too small or too big for that use an exponent.
-        if value == 0 or 1e-5 <= abs(value) < 1e6:
-            return format(value, ".5f").rstrip("0").rstrip(".")
-        return format(value, ".3g")
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def _metric_sort(name: str) -> tuple:
-    stage, _, metric = name.partition("-")
-    num = stage[1:]
-    return (int(num) if num.isdigit() else 0, metric != "hrs", metric)
-
-
 def runs_columns(runs: list[dict]) -> list[str]:
-    metrics = sorted({k for r in runs for k in (r.get("metrics") or {})}, key=_metric_sort)
-    hps = []
-    for r in runs:
-        for k in (r.get("hparams") or {}):
-            if k not in hps:
-                hps.append(k)
-    return ["run", "status", "node", "iters", *metrics, "hpmax", *hps, "exit", "elapsed"]
+    """XT's `list runs` columns: the metrics in the order the stages defined them (the objective first), hpmax,
+    the HPs; a job column when the runs come from several jobs, a reason column when a run did not complete."""
+    from launcher.jobs.runquery import hparam_names, metric_names
+
+    jobs = {r.get("job") for r in runs}
+    lead = ["job"] if len(jobs) > 1 else []
+    tail = ["reason"] if any(run_reason(r) for r in runs) else []
+    return [*lead, "run", "status", "node", "iters", *metric_names(runs), "hpmax", *hparam_names(runs), "exit",
+            "elapsed", *tail]
 
 
 def runs_rows(runs: list[dict], columns: list[str] | None = None) -> tuple[list[str], list[list]]:
     """XT's `list runs`: one row per run with its status, iters, per-stage metrics, hpmax and HP values."""
+    from launcher.jobs.runquery import value
+
     columns = columns or runs_columns(runs)
-    rows = []
-    for r in runs:
-        metrics, hps = r.get("metrics") or {}, r.get("hparams") or {}
-        row = []
-        for c in columns:
-            if c == "exit":
-                row.append(r.get("exit_code"))
-            elif c == "elapsed":
-                secs = R.elapsed_seconds(r)
-                row.append(None if secs is None else round(secs, 1))
-            elif c in ("run", "status", "node", "iters", "hpmax"):
-                row.append(r.get(c))
-            elif c in metrics:
-                row.append(metrics[c])
-            else:
-                row.append(hps.get(c))
-        rows.append(row)
+    rows = [[_short(value(r, c)) if c == "reason" else value(r, c) for c in columns] for r in runs]
     return columns, rows
+
+
+REASON_WIDTH = 60
+
+
+def _short(text, width: int = REASON_WIDTH):
+    if not text or len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
 
 
 def sort_runs(runs: list[dict], key: str, *, reverse: bool = False) -> list[dict]:
     """Sort by 'metrics.hpmax', 'hpmax', 'metrics.s1-rew', 'hparams.lr', 'status', …; runs without it last."""
-    field = key.split(".", 1)[1] if key.startswith(("metrics.", "hparams.")) else key
+    from launcher.jobs.runquery import sort_runs as _sort
 
-    def value(r: dict):
-        if field in r and not isinstance(r.get(field), dict):
-            return r.get(field)
-        return (r.get("metrics") or {}).get(field, (r.get("hparams") or {}).get(field))
-
-    present = [r for r in runs if value(r) is not None]
-    missing = [r for r in runs if value(r) is None]
-    try:
-        present.sort(key=value, reverse=reverse)
-    except TypeError:  # mixed types: compare as text
-        present.sort(key=lambda r: str(value(r)), reverse=reverse)
-    return present + missing
+    return _sort(runs, key, reverse=reverse)
 
 
 def render_table(columns: list[str], rows: list[list], *, title: str | None = None) -> str:
@@ -202,11 +169,48 @@ def render_table(columns: list[str], rows: list[list], *, title: str | None = No
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines() if line.strip()) + "\n"
 
 
-def render_runs_text(runs: list[dict]) -> str:
+_KEEP = ("run", "status", "hpmax")
+_SEP = 3  # the spaces rich puts between columns
+
+
+def fit_columns(columns: list[str], rows: list[list], width: int) -> tuple[list[str], list[str]]:
+    """The columns that fit a terminal `width`, dropping from the right (HP values, exit, elapsed go first, then
+    the later metrics) but never run, status, hpmax or the first metric (the objective); and the hidden ones."""
+    widths = {c: max([len(c)] + [len(fmt(r[i])) for r in rows]) for i, c in enumerate(columns)}
+    keep = list(columns)
+    protected = set(_KEEP) | {next((c for c in columns if c[:1] == "s" and "-" in c), "")}
+    def total() -> int:
+        return sum(widths[c] for c in keep) + _SEP * (len(keep) - 1)
+    for c in reversed(columns):
+        if total() <= width:
+            break
+        if c not in protected:
+            keep.remove(c)
+    return keep, [c for c in columns if c not in keep]
+
+
+def render_runs_text(runs: list[dict], columns: list[str] | None = None, *, width: int | None = None) -> str:
+    """The runs table; with a width (a terminal's), columns that do not fit are left out and named."""
     if not runs:
         return "no runs\n"
-    columns, rows = runs_rows(runs)
-    return render_table(columns, rows) + f"total runs listed: {len(runs)}\n"
+    chosen = columns
+    columns, rows = runs_rows(runs, columns)
+    note = ""
+    if width is not None and chosen is None:
+        kept, hidden = fit_columns(columns, rows, width)
+        if hidden:
+            index = [columns.index(c) for c in kept]
+            columns, rows = kept, [[row[i] for i in index] for row in rows]
+            note = (f"({len(hidden)} column{'s' * (len(hidden) != 1)} left out to fit the terminal: "
+                    f"{', '.join(hidden)}; choose with --columns)\n")
+    return render_table(columns, rows) + note + f"total runs listed: {len(runs)}\n"
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when stdout is one, else None (pipes and files get every column)."""
+    import shutil
+
+    return shutil.get_terminal_size((10_000, 24)).columns if sys.stdout.isatty() else None
 
 
 def markdown_table(columns: list[str], rows: list[list]) -> str:
@@ -217,17 +221,17 @@ def markdown_table(columns: list[str], rows: list[list]) -> str:
     return "\n".join(out) + "\n"
 
 
-def runs_markdown(runs: list[dict]) -> str:
-    return markdown_table(*runs_rows(runs))
+def runs_markdown(runs: list[dict], columns: list[str] | None = None) -> str:
+    return markdown_table(*runs_rows(runs, columns))
 
 
-def export_csv(runs: list[dict], path) -> int:
+def export_csv(runs: list[dict], path, columns: list[str] | None = None) -> int:
     """Write the runs table as CSV (comma-separated, header row); returns the number of rows."""
     import csv
 
     from launcher.runtime.files import write_text_atomic
 
-    columns, rows = runs_rows(runs)
+    columns, rows = runs_rows(runs, columns)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
@@ -263,7 +267,22 @@ def render_jobs_markdown(summaries: list[dict]) -> str:
     return markdown_table(*jobs_rows(summaries))
 
 
-def render_status_text(summary: dict, parents: list[dict]) -> str:
+def run_reason(run: dict) -> str:
+    """Why a run did not complete, in one short line: the exception and where (the agent's `reason`), else the
+    agent's own error (`exit code 1`, `cancelled by ...`); '' for a run that completed or is still going."""
+    if run.get("status") not in (R.FAILED, R.CANCELLED, R.LOST):
+        return ""
+    text = run.get("reason") or run.get("error") or ""
+    return " ".join(str(text).split())
+
+
+def failures(runs: list[dict], limit: int = 10) -> list[dict]:
+    """The runs that failed or were lost, with their reason (at most `limit`)."""
+    bad = [r for r in runs if r.get("status") in (R.FAILED, R.LOST)]
+    return [{"run": r.get("run"), "status": r.get("status"), "reason": run_reason(r)} for r in bad[:limit]]
+
+
+def render_status_text(summary: dict, parents: list[dict], failed: list[dict] | None = None) -> str:
     out = [summary_line(summary)]
     for key in ("runspec", "target", "created", "ended"):
         if summary.get(key):
@@ -272,6 +291,12 @@ def render_status_text(summary: dict, parents: list[dict]) -> str:
         out.append(render_table(["parent", "node", "status", "children"],
                                 [[p.get("run"), p.get("node"), p.get("status"), len(p.get("children") or [])]
                                  for p in parents]).rstrip("\n"))
+    if failed:
+        out.append("failed runs:")
+        out.extend(f"  {f['run']}: {f['reason'] or f['status']}" for f in failed)
+        more = summary.get("runs_failed", 0) - len(failed)
+        if more > 0:
+            out.append(f"  … and {more} more (`launcher runs {summary.get('job')} --filter status=failed`)")
     return "\n".join(out) + "\n"
 
 
@@ -283,6 +308,16 @@ def to_json(obj) -> str:
 # live progress
 
 
+def progress_value(summary: dict) -> float:
+    """Runs done plus the share of every running run that is done (from the iterations it reported)."""
+    return max(float(summary.get("progress") or 0), float(summary.get("runs_done") or 0))
+
+
+def progress_detail(summary: dict) -> str:
+    return (f"{summary.get('runs_done', 0)} done, {summary.get('runs_running', 0)} running, "
+            f"{summary.get('runs_failed', 0)} failed")
+
+
 class JobProgress:
     """A rich progress bar on stderr (only on a terminal): runs done of total, running, failed."""
 
@@ -292,10 +327,11 @@ class JobProgress:
         if not self.enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+        # The bar moves with the iterations running runs report, not only when a run ends; the text says runs.
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                                 TextColumn("{task.fields[detail]} of {task.total:.0f}"), TimeElapsedColumn(),
                                  console=Console(stderr=True), transient=True)
         self.task = self.progress.add_task(job, total=total, detail="")
 
@@ -306,8 +342,7 @@ class JobProgress:
 
     def update(self, summary: dict) -> None:
         if self.progress:
-            detail = f"{summary.get('runs_running', 0)} running, {summary.get('runs_failed', 0)} failed"
-            self.progress.update(self.task, completed=summary.get("runs_done", 0), detail=detail)
+            self.progress.update(self.task, completed=progress_value(summary), detail=progress_detail(summary))
 
     def __exit__(self, *exc):
         if self.progress:

@@ -10,11 +10,9 @@ MAX_DIFF_LINES = 12  # the PR comment stays compact; the full list is in --forma
 
 
 def _fmt(v) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.5f}"
-    return str(v)
+    from launcher.report.numbers import fmt_or
+
+    return fmt_or(v)
 
 
 def _metrics(d: dict) -> str:

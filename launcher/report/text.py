@@ -29,8 +29,8 @@ def render_diagnostic(d: Diagnostic, source_lines: list[str] | None = None) -> s
 
 def render_error(exc: LauncherError) -> str:
     out = "".join(render_diagnostic(d) for d in exc.diagnostics)
-    if len(exc.diagnostics) == 1 and exc.diagnostics[0].message == exc.message:
-        return out  # the diagnostic already says it all, with its place and hint
+    if exc.diagnostics and exc.diagnostics[0].message in exc.message:
+        return out  # the diagnostics already say it all, each with its place and hint: not once more
     out += f"launcher: error: {exc.message}\n"
     if exc.hint:
         out += f"  hint: {exc.hint}\n"

@@ -81,21 +81,26 @@ def _with_schema_check(doc: Document, res: Resolution) -> list[Diagnostic]:
 
 
 def check_document(doc: Document, catalog: ComponentCatalog, *, do_lint: bool,
-                   target_names: set[str] | None = None) -> tuple[list[Diagnostic], list[Fix], Resolution]:
-    res = resolve(doc, catalog, seed=CHECK_SEED)
+                   target_names: set[str] | None = None, require_components: bool = False,
+                   ) -> tuple[list[Diagnostic], list[Fix], Resolution]:
+    # require_components: where the runspec must run (launch), a component found nowhere is an error at once,
+    # not a warning here and an error again when it is resolved for running.
+    res = resolve(doc, catalog, seed=CHECK_SEED, require_components=require_components)
     diags = _with_schema_check(doc, res)
     fixes: list[Fix] = []
     if do_lint and not any(d.severity == ERROR for d in diags):
         for finding in lint(res, target_names=target_names):
             diags.append(finding.diagnostic)
             if finding.fix:
-                fixes.append(finding.fix)
+                from dataclasses import replace
+
+                fixes.append(replace(finding.fix, code=finding.fix.code or finding.diagnostic.code))
     diags.sort(key=Diagnostic.sort_key)
     return diags, fixes, res
 
 
 def check_file(path: str | Path, catalog: ComponentCatalog, *, do_lint: bool,
-               target_names: set[str] | None = None) -> FileResult:
+               target_names: set[str] | None = None, require_components: bool = False) -> FileResult:
     display = str(path)
     try:
         doc = read_document(path, display=display)
@@ -106,17 +111,20 @@ def check_file(path: str | Path, catalog: ComponentCatalog, *, do_lint: bool,
         except OSError:
             pass
         return FileResult(display, [exc.diagnostic], source_lines=text)
-    diags, fixes, _ = check_document(doc, catalog, do_lint=do_lint, target_names=target_names)
+    diags, fixes, _ = check_document(doc, catalog, do_lint=do_lint, target_names=target_names,
+                                     require_components=require_components)
     return FileResult(display, diags, fixes, source_lines=doc.lines)
 
 
 def check_files(paths: list[str | Path], *, component_roots: list[Path], do_lint: bool = True,
-                target_names: set[str] | None = None, command: str = "lint") -> CheckResult:
+                target_names: set[str] | None = None, command: str = "lint",
+                require_components: bool = False) -> CheckResult:
     """Validate (and lint) every file; all problems in all files are collected before anything is reported."""
     catalog = ComponentCatalog(component_roots)
     result = CheckResult(command)
     for p in paths:
-        result.files.append(check_file(p, catalog, do_lint=do_lint, target_names=target_names))
+        result.files.append(check_file(p, catalog, do_lint=do_lint, target_names=target_names,
+                                       require_components=require_components))
     return result
 
 

@@ -132,6 +132,17 @@ class ComponentCatalog:
                 out.append(d)
         return out
 
+    def names(self) -> list[str]:
+        """Every component name on the roots (a cheap listing, for "did you mean")."""
+        if getattr(self, "_names", None) is None:
+            found: list[str] = []
+            for root in self.roots:
+                for yml in sorted(Path(root).glob("*/*/*.yaml")):
+                    if yml.stem == yml.parent.name:
+                        found.append(f"{yml.parent.parent.name}/{yml.stem}")
+            self._names = list(dict.fromkeys(found))
+        return self._names
+
     def where(self, name: str) -> str:
         """Human text naming the places searched, for 'not found' messages."""
         if not COMPONENT_RE.match(name):

@@ -99,6 +99,7 @@ class _Resolver:
         self.chosen: dict[str, Any] = {}
         self.unresolved_seen: set[tuple] = set()
         self.said: set[tuple] = set()
+        self.used_keys: set[str] = set()  # replacement keys that replaced something
 
     # -- diagnostics ---------------------------------------------------------------------------------------
     def diag(self, code: str, severity: str, message: str, path: tuple, *, hint: str = "", key: bool = False,
@@ -134,7 +135,21 @@ class _Resolver:
         self.res.full = full
         self.res.data = {k: v for k, v in full.items() if k not in SPECIAL_SECTIONS} if isinstance(full, dict) else full
         self.res.hparams = {hp.name: self.chosen.get(hp.name, hp.tuned_value) for hp in self.res.hyperparameters}
+        self._unused_overrides(data.get("string_replacements"))
         return self.res
+
+    def _unused_overrides(self, section: Any) -> None:
+        """A --set naming a placeholder the runspec neither defines nor uses would change nothing: a typo."""
+        declared = [k for k in section if isinstance(k, str)] if isinstance(section, dict) else []
+        for key in self.res.overrides:
+            if key in declared or key in self.used_keys:
+                continue
+            known = declared + sorted({m.group() for m in PLACEHOLDER_RE.finditer(self.doc.text or "")
+                                       if m.group() not in declared})
+            self.diag("RS212", ERROR, f"--set {key!r}: the runspec has no placeholder {key}, so it would change "
+                      "nothing", ("string_replacements",) if declared else (), key=bool(declared),
+                      hint=did_you_mean(key, known) or (f"its placeholders: {', '.join(known)}" if known else
+                                                         "this runspec has no string_replacements"))
 
     # -- sections ------------------------------------------------------------------------------------------
     def _hyperparameters(self, section: Any) -> None:
@@ -253,9 +268,11 @@ class _Resolver:
             if out == key:
                 out = rep
                 applied.append((key, rep))
+                self.used_keys.add(key)
             elif key in out:
                 out = out.replace(key, str(rep))
                 applied.append((key, rep))
+                self.used_keys.add(key)
         if isinstance(out, str) and "<" in out:
             for m in PLACEHOLDER_RE.finditer(out):
                 if (path, m.group()) in self.unresolved_seen:
@@ -308,21 +325,23 @@ class _Resolver:
         if cdef is None:
             if name not in self.res.missing_components:
                 self.res.missing_components[name] = path
+                close = did_you_mean(name, self.catalog.names())
                 if self.catalog.rl_nexus_tree:
                     where = f" (a default from {origin})" if origin else ""
                     self.diag("RS111", ERROR, f"component {name}{where} not found in the project's rl_nexus "
                               "components: rl_nexus stops here with FileNotFoundError", path + ("component",),
-                              hint=f"looked for {self.catalog.where(name)}; add the component's folder, or fix "
-                                   "its name")
+                              hint=(f"{close} " if close else "") + f"looked for {self.catalog.where(name)}; add "
+                              "the component's folder, or fix its name")
                 elif self.require:
                     self.diag("RS111", ERROR, f"component {name} not found", path + ("component",),
-                              hint=f"looked for {self.catalog.where(name)}; add its folder with "
-                                   "--component-root or to [tool.launcher] component_roots")
+                              hint=(f"{close} " if close else "") + f"looked for {self.catalog.where(name)}; "
+                              "add its folder with --component-root or to [tool.launcher] component_roots")
                 else:
                     where = f" (a default from {origin})" if origin else ""
                     self.diag("RS110", WARNING, f"component {name}{where} not checked: not found in "
                               f"{self.catalog.where(name)}", path + ("component",),
-                              hint="its code may live elsewhere; add its root with --component-root to check it")
+                              hint=(f"{close} " if close else "") + "its code may live elsewhere; add its "
+                              "root with --component-root to check it")
             out = {"component": name}
             for k, v in spec.items():
                 if k != "component":

@@ -70,6 +70,7 @@ class Fix:
     col: int
     old: str
     replacement: str
+    code: str = ""  # the rule it fixes (LR020), for the report of what --fix changed
 
 
 @dataclass

@@ -201,7 +201,10 @@ def test_pull_request_synchronize_rerun_and_dispatch(tmp_path, fake_github, runn
     assert "| Nodes × runs per node | 1 × 2 |" in body and "| Total runs | 2 |" in body
     assert "`ws1/run1`" in body and "`run1.1`" in body
     assert "**Smoke run:** passed" in body
-    assert "launcher status job1" in body and "launcher cancel job1" in body
+    # launch-local followed the job to its end: the comment shows its results and a chart of the objective
+    assert "launched as **job1**, completed" in body and "**Results:** completed, 2/2 runs done" in body
+    assert "```mermaid\nxychart-beta\n" in body and "| 1 | `run1." in body
+    assert "launcher plot job1" in body and "launcher runs job1" in body
     assert "[ledger row](https://github.invalid/octo/exp/blob/main/jobs.md)" in body
 
     # -- 2. synchronize: a second commit changes the runspec -> one more job, one more row, same comment ---

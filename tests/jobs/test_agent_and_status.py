@@ -92,8 +92,13 @@ def test_runs_table_has_metric_and_hp_columns_and_sorts_missing_last():
             {"run": "run1.3", "status": "completed", "metrics": {"s1-rew": 0.9}, "hpmax": 0.9,
              "hparams": {"lr": 0.1}}]
     columns, rows = runs_rows(runs)
-    assert columns[:7] == ["run", "status", "node", "iters", "s1-hrs", "s1-rew", "s2-rew"]
+    # without a recorded order: stage by stage, hours last in each stage
+    assert columns[:7] == ["run", "status", "node", "iters", "s1-rew", "s1-hrs", "s2-rew"]
     assert columns[7:9] == ["hpmax", "lr"]
+    # with the order the stage defined ("win" declared first, so it is the objective): that order
+    runs[0]["metric_order"] = ["s1-win", "s1-rew", "s1-hrs", "s2-rew"]
+    runs[0]["metrics"]["s1-win"] = 0.5
+    assert runs_rows(runs)[0][4:8] == ["s1-win", "s1-rew", "s1-hrs", "s2-rew"]
     ordered = [r["run"] for r in sort_runs(runs, "metrics.hpmax")]
     assert ordered == ["run1.2", "run1.3", "run1.1"]
     assert [r["run"] for r in sort_runs(runs, "hparams.lr", reverse=True)][0] == "run1.2"

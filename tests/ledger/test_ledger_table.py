@@ -171,7 +171,7 @@ def test_refresh_updates_only_unfinished_rows_and_only_their_status_cells():
 
     new, changes = L.refresh_ledger(ledger, summary)
     assert sorted(asked) == ["job2", "job3", "job4"]
-    assert new.get("job2").status == "completed" and new.get("job2").best_hpmax == "0.912346"
+    assert new.get("job2").status == "completed" and new.get("job2").best_hpmax == "0.91235"  # the one number format (five decimals)
     assert new.get("job2").description == "mine"
     assert new.get("job1") == ledger.get("job1")
     by_job = {c.job: c for c in changes}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.conftest import COMPAT, needs_shared
 
@@ -42,6 +43,9 @@ def test_fix_applies_safe_fixes_and_keeps_comments(tmp_path, run_cli):
     code, out, err = run_cli("lint", "--fix", "--format", "json", "--component-root", COMPAT / "components", f,
                              cwd=tmp_path)
     assert "fixed 3 problems" in err
+    # which ones: place, rule, old -> new, one line each
+    assert re.search(r"s\.yaml:\d+:\d+: LR012 100 -> 1000\n", err), err
+    assert len(re.findall(r"s\.yaml:\d+:\d+: LR001 ", err)) == 2, err
     fixed = f.read_text()
     assert "      dataset_seed: randint        # fixed on purpose?\n" in fixed
     assert "        seed: randint\n" in fixed

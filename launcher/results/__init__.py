@@ -1,0 +1,1 @@
+"""Results read back from the store: learning curves per run, aggregated per group, hpmax per hyperparameter."""

@@ -1,0 +1,95 @@
+"""`launcher plot`: learning curves of a finished job as a real PNG (opened and looked at), aggregates with
+shadows, hpmax per hyperparameter, the terminal rendering, and its bad-input errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from launcher.results.curves import RunCurves, lines, parse_metrics_jsonl
+from jobs_project import tiny_runspec
+
+pytest.importorskip("matplotlib", reason="the plot extra is part of the dev environment")
+from PIL import Image  # noqa: E402 - matplotlib brings pillow
+
+HPS = "hyperparameters:\n  - name: &lr\n      ordered_tuning_values: [0.05, 0.3, 0.9]\n      tuned_value: 0.3\n"
+
+
+@pytest.fixture
+def finished(project):
+    project.write("runspecs/hp.yaml", tiny_runspec(hp_tuning="grid", total_runs=3, per_node=3, iters=2000,
+                                                    report=200, hyperparameters=HPS,
+                                                    stage_extra="      learning_rate: *lr\n"))
+    project.cli("launch", "runspecs/hp.yaml", check=True)
+    return project
+
+
+def _distinct_colours(path, *, min_pixels: int = 40) -> set:
+    """Colours that cover at least min_pixels pixels, ignoring near-greys (axes, text, background)."""
+    img = Image.open(path).convert("RGB")
+    counts = img.getcolors(maxcolors=1 << 20)
+    return {c for n, c in counts if n >= min_pixels and max(c) - min(c) > 60}
+
+
+def test_plot_writes_a_png_of_the_runs_curves(finished, tmp_path):
+    out = tmp_path / "curves.png"
+    proc = finished.cli("plot", "job1", "--out", out, check=True)
+    assert "3 lines of s1-rew" in proc.stderr
+    img = Image.open(out)
+    assert img.format == "PNG" and img.size[0] >= 600 and img.size[1] >= 350
+    colours = _distinct_colours(out)
+    assert len(colours) >= 3  # one colour per run
+    extrema = img.convert("L").getextrema()
+    assert extrema[0] < 100 and extrema[1] > 200  # not blank: dark ink on a light background
+
+
+def test_plot_aggregates_with_a_shadow_and_groups_by_hp(finished, tmp_path):
+    data = finished.json("plot", "job1", "s1-win", "--group", "job", "--shadow", "minmax")
+    (line,) = data["lines"]
+    assert data["metric"] == "s1-win" and data["x_axis"] == "iters" and line["runs"] == 3
+    assert all(lo <= y <= hi for lo, y, hi in zip(line["low"], line["y"], line["high"]))
+    assert line["x"] == sorted(line["x"]) and line["x"][-1] == 2000
+    by_lr = finished.json("plot", "job1", "--group", "hp:lr")
+    assert [ln["label"] for ln in by_lr["lines"]] == ["lr=0.05 (mean of 1)", "lr=0.3 (mean of 1)",
+                                                      "lr=0.9 (mean of 1)"]
+    svg = tmp_path / "by_lr.svg"
+    finished.cli("plot", "job1", "--group", "hp:lr", "--aggregate", "median", "--out", svg, check=True)
+    assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+    hp = tmp_path / "hp.png"
+    finished.cli("plot", "job1", "--hp", "--out", hp, check=True)
+    assert len(_distinct_colours(hp)) >= 1 and Image.open(hp).size[0] >= 300
+    hp_data = finished.json("plot", "job1", "--hp")
+    assert sorted(v for v, _ in hp_data["hpmax_by"]["lr"]) == [0.05, 0.3, 0.9]
+
+
+def test_plot_bad_input(finished, tmp_path):
+    proc = finished.cli("plot", "job1", "s1-rwe", "--format", "json")
+    assert proc.returncode == 2 and "did you mean 'rew'" in proc.stderr or "did you mean 's1-rew'" in proc.stderr
+    proc = finished.cli("plot", "job1", "--group", "hp:lrr", "--format", "json")
+    assert proc.returncode == 2 and "did you mean 'lr'" in proc.stderr
+    proc = finished.cli("plot", "job1", "--out", tmp_path / "x.gif")
+    assert proc.returncode == 2 and ".png or .svg" in proc.stderr and not (tmp_path / "x.gif").exists()
+    proc = finished.cli("plot", "job1")  # not a terminal, no --out
+    assert proc.returncode == 2 and "--out" in proc.stderr
+    proc = finished.cli("plot", "job9", "--format", "json")
+    assert proc.returncode == 1 and "no job 'job9'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_terminal_rendering_and_median_aggregate():
+    from launcher.report.plot import curves_terminal
+
+    text = "".join(json.dumps({"stage": 1, "iteration": i * 10, "x_axis": "iters", "metrics": {"rew": v}}) + "\n"
+                   for i, v in enumerate([0.1, 0.2, 0.4], 1))
+    series, x_axis, order = parse_metrics_jsonl(text + '{"stage": 1, "iterat')
+    assert series == {"s1-rew": [(10.0, 0.1), (20.0, 0.2), (30.0, 0.4)]} and x_axis == {"s1": "iters"}
+    runs = [RunCurves("run1.1", "job1", "completed", {}, 0.2, series),
+            RunCurves("run1.2", "job1", "completed", {}, 0.1, {"s1-rew": [(10.0, 0.3), (20.0, 0.0)]}),
+            RunCurves("run1.3", "job1", "completed", {}, 0.1, {"s1-rew": [(10.0, 0.5)]})]
+    (agg,) = lines(runs, "s1-rew", group="job", aggregate="median", shadow="none")
+    assert agg.xs == [10.0, 20.0, 30.0] and agg.ys == [0.3, 0.1, 0.4] and agg.low is None
+    drawn = curves_terminal(lines(runs, "s1-rew"), metric="s1-rew", x_label="iters", title="job1: s1-rew",
+                            width=80, height=20, colour=False)
+    assert "job1: s1-rew" in drawn and "run1.2" in drawn and len(drawn.splitlines()) == 20
+    assert max(len(line) for line in drawn.splitlines()) <= 80
