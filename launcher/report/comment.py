@@ -147,18 +147,13 @@ def _inert(value) -> str:
     return text
 
 
-def _code(value) -> str:
-    """A code span (inert by Markdown's rules) for names and paths; it cannot be closed from inside."""
-    text = " ".join(str(value).replace("`", "'").split())
-    for live in ("://", "www.", "@"):  # GitHub links nothing in code spans; a copied value stays unlinked too
-        text = text.replace(live, live[0] + _ZWJ + live[1:])
-    return f"`{text}`" if text else "``"
-
-
 def _code(value, limit: int = 200) -> str:
-    """Text that PR code may have written (a metric or HP name, a value, an error line) as an inline code span:
-    no Markdown, no HTML, no @mentions; backticks and line breaks cannot end it early."""
+    """Text that PR code may have written (a name, a path, a value, an error line) as an inline code span: no
+    Markdown, no HTML, no @mentions; backticks and line breaks cannot end it early, and a copied value stays
+    unlinked too (GitHub links nothing in code spans, but a reader may paste it)."""
     text = " ".join(str(value).replace("`", "'").split())[:limit]
+    for live in ("://", "www.", "@"):
+        text = text.replace(live, live[0] + _ZWJ + live[1:])
     return "`" + text.replace("|", "\\|") + "`" if text else ""
 
 
