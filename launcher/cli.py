@@ -28,6 +28,7 @@ COMMANDS = {
     "launch": 'launch a runspec as a job (validate, lint, snapshot the code, submit, record in jobs.md)',
     "jobs": 'list jobs: job, time, runspec, target, runs done/total, status',
     "runs": 'list the runs of a job: status, iters, per-stage metrics, hpmax, hparams',
+    "search": "the search analysis of a job: the best configuration after each completed run",
     "status": "show a job's status: runs done/total, failures, best hpmax, parent runs",
     "logs": "print a run's console output (--follow: until the run ends)",
     "download": "download a job's or a run's results: mirrored files, console, metrics, repro_spec",

@@ -56,6 +56,9 @@ class LocalCodeStore(Store):
     def next_number(self, counter):
         return self.inner.next_number(counter)
 
+    def update(self, key, change):
+        return self.inner.update(key, change)
+
 
 def prepare_rerun(store, job: str, run: str) -> str | None:
     """Reset the record of a run that Batch started again; returns its status before ('' when fresh), or None

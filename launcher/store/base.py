@@ -58,6 +58,15 @@ class Store(ABC):
             raise ValueError(f"count must be >= 0, not {count}")
         return [self.next_number(counter) for _ in range(count)]
 
+    def update(self, key: str, change):
+        """Atomically replace the object: change(old bytes or None) returns (new bytes or None, result).
+
+        Of two callers updating the same key at once, each sees the other's write or none: the folder store
+        holds a lock around the read-change-write, the blob store writes with If-Match on the ETag it read and
+        calls change() again when another writer was first (so change() must have no side effects beyond its
+        return value). None as new bytes writes nothing. Returns the result of the change() that took effect."""
+        raise NotImplementedError(f"{type(self).__name__} has no atomic update")
+
     # Conveniences built on the primitives; implementations may override them for speed.
     def read_text(self, key: str) -> str | None:
         data = self.read_bytes(key)
