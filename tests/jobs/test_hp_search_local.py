@@ -10,7 +10,9 @@ import shutil
 from pathlib import Path
 
 import yaml
-from jobs_project import REPO, git
+from jobs_project import git
+
+from launcher.hpsearch.assign import inputs
 
 
 HERE = Path(__file__).resolve().parent
@@ -83,13 +85,13 @@ def test_dgd_runs_pull_their_assignments_when_they_start_and_the_search_replays(
         repro = yaml.safe_load((project.store / "runs" / e["run"] / "repro_spec.yaml").read_text())
         stage = repro["processing_stages"][0]["processing_stage"]
         assert {k: stage[k] for k in OPT} == e["hparams"]
-    # two slots: the first two start with nothing to go on; later ones saw results, and once a run had a result,
-    # each decision is a step of at most one value in one hyperparameter from the best so far (DGD's neighbourhood)
-    assert entries[0]["seen"] == [] and entries[-1]["seen"]
+    # two slots: the first runs start with nothing to go on; later ones knew results, and then each decision is
+    # a step of at most one value in one hyperparameter from the best so far (DGD's neighbourhood)
+    assert entries[0]["known"] == 0 and entries[-1]["known"] > 0
     for e in entries:
-        if e["seen"]:
-            seen = [next(x for x in entries if x["run"] == r)["hparams"] for r in e["seen"]]
-            top = max(seen, key=objective)  # no noise: the best estimate is the best result
+        results, _pending = inputs(entries, known=e["known"], before=e["number"])
+        if results:
+            top = max(results, key=lambda r: r[1])[0]  # no noise: the best estimate is the best result
             steps = sorted(abs(e["hparams"][k] - top[k]) for k in OPT)
             assert steps[:-1] == [0, 0] and steps[-1] <= 1, (e, top)
 
