@@ -6,6 +6,7 @@ embedded default) and an Azure Blob container (store/azure_blob.py). Keys are '/
     counters/jobs                 next job number (jobN)
     counters/<workspace>-runs     next run number in a workspace (runN)
     jobs/<job>/job.json           the job record; jobs/<job>/launched_job_spec.yaml; jobs/<job>/plan.json
+    jobs/<job>/search.json        an adaptive search's assignments (updated atomically with update())
     code/<sha256>.zip             content-addressed code snapshots
     runs/<run>/run.json           a run's record; console.txt, metrics.jsonl, mirrored/<path>
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 
 class Store(ABC):
-    """Atomic, whole-object reads and writes; an atomic counter; listing by prefix."""
+    """Atomic, whole-object reads and writes; an atomic counter; an atomic read-change-write; listing by prefix."""
 
     #: short human description, e.g. "folder .launcher" or "blob container https://…/jobs"
     description: str = ""
