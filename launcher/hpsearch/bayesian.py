@@ -28,9 +28,10 @@ def _optuna():
     try:
         import optuna
     except ModuleNotFoundError:
-        raise LauncherError("hp_tuning: bayesian needs Optuna, which is not installed here",
-                            hint="install the search extra: pip install 'runspec-launcher[search]' "
-                                 "(or use hp_tuning: dgd, which needs nothing extra)") from None
+        # The message alone reaches a run's record (its `error`), so it says how to fix it too.
+        raise LauncherError("hp_tuning: bayesian needs Optuna, which is not installed here: install the search "
+                            "extra (pip install 'runspec-launcher[search]'; on Azure, in the target's setup)",
+                            hint="or use hp_tuning: dgd, which needs nothing extra") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 

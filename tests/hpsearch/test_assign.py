@@ -82,5 +82,5 @@ def test_bayesian_without_optuna_fails_the_run_with_a_clear_message(tmp_path, mo
     plan = plan_for("job1", SearchSpace("bayesian", 1, SPACE.dimensions), 0)
     with pytest.raises(LauncherError, match="needs Optuna") as err:
         start(store, plan, "run1.1")
-    assert "runspec-launcher[search]" in err.value.hint
+    assert "runspec-launcher[search]" in err.value.message and "dgd" in err.value.hint
     assert read_state(store, "job1") is None  # nothing half-written
