@@ -56,18 +56,21 @@ def neighbourhood(space: SearchSpace, centre: dict) -> list[dict]:
 
 
 def choose(space: SearchSpace, results: list[tuple[dict, float]], pending: list[dict],
-           rng: random.Random) -> dict:
+           rng: random.Random, *, as_xt: bool = False) -> dict:
     """The next configuration: results are (hparams, hpmax) of completed runs, pending the hparams of runs
-    that hold an assignment and have not finished."""
+    that hold an assignment and have not finished. as_xt=True behaves as XT's DGD (the plain mean picks the
+    best, pending runs are not counted), for the benchmark's comparison."""
     groups = group_results(space, results)
-    top = best(groups)
-    if top is None:
+    if not groups:
         return random_config(space, rng)
-    centre = top[0].hparams
+    if as_xt:  # XT: the last of the run sets with the highest mean
+        centre = max(reversed(groups), key=lambda g: g.mean).hparams
+    else:
+        centre = best(groups)[0].hparams
     counts: dict[str, int] = {}
     for g in groups:
         counts[g.key] = g.runs
-    for hp in pending:
+    for hp in ([] if as_xt else pending):
         if space.indices(hp) is not None:
             key = config_key({n: hp[n] for n in space.names})
             counts[key] = counts.get(key, 0) + 1

@@ -34,8 +34,8 @@ def true_value(config: dict) -> float:
     return PEAK - 10.0 * penalty
 
 
-def noisy_value(config: dict, seed: int) -> float:
-    return true_value(config) + random.Random(seed).gauss(0.0, NOISE)
+def noisy_value(config: dict, seed: int, noise: float = NOISE) -> float:
+    return true_value(config) + random.Random(seed).gauss(0.0, noise)
 
 
 def optimum() -> dict:
