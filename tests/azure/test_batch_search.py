@@ -1,4 +1,4 @@
-"""A DGD search on the Azure path (Batch test server running tasks as processes, Azurite holding the store):
+"""DGD and Bayesian searches on the Azure path (Batch test server running tasks as processes, Azurite holding the store):
 4 nodes x 4 slots, every run pulling its assignment through the blob store's compare-and-swap."""
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from test_hp_search_local import OPT, objective, search_runspec  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def test_a_dgd_search_on_4_nodes_of_4_slots_records_every_assignment_once_and_replays(tmp_path, batch_server,
-                                                                                       azurite):
+@pytest.mark.parametrize("method", ["dgd", "bayesian"])
+def test_a_search_on_4_nodes_of_4_slots_records_every_assignment_once_and_replays(tmp_path, batch_server, azurite,
+                                                                                   method):
+    if method == "bayesian":
+        pytest.importorskip("optuna", reason="hp_tuning: bayesian needs the search extra (Optuna)")
     project = make_project(tmp_path / "experiments", batch_server, azurite, runspecs=())
     shutil.copytree(Path(__file__).resolve().parents[1] / "jobs" / "components", project.root / "components")
     pyproject = project.root / "pyproject.toml"
@@ -28,9 +31,9 @@ def test_a_dgd_search_on_4_nodes_of_4_slots_records_every_assignment_once_and_re
     git(project.root, "add", "-A")
     git(project.root, "commit", "-q", "-m", "objective component")
     total = 32
-    project.write("runspecs/dgd.yaml", search_runspec("dgd", total_runs=total, nodes=4, per_node=4)
+    project.write("runspecs/search.yaml", search_runspec(method, total_runs=total, nodes=4, per_node=4)
                   .replace("compute_target: local", "compute_target: azb-cpu"))
-    job = json.loads(project.cli("launch", "runspecs/dgd.yaml", "--detach", "--format", "json", check=True,
+    job = json.loads(project.cli("launch", "runspecs/search.yaml", "--detach", "--format", "json", check=True,
                                  timeout=300).stdout)["job"]
     summary = project.wait(job, timeout=900)
     assert summary["status"] == "completed", summary
