@@ -4,7 +4,8 @@
 
 1. reads jobs/<job>/plan.json and the run's record, marks the run running (node, host, pid, start);
 2. fetches code/<sha256>.zip (cached per work folder) and unpacks it into <work>/<run>/code;
-3. writes launched_job_spec.yaml and, when HPs were chosen, downloaded_hp_config.yaml
+3. (adaptive searches: pulls the run's values first, see launcher/hpsearch/assign.py) writes
+   launched_job_spec.yaml and, when HPs were chosen, downloaded_hp_config.yaml
    (`hyperparameter-runset: {name: value}`, the rl_nexus contract) into the project's working_dir there;
 4. runs `python -m launcher run launched_job_spec.yaml --seed N --run-name RUN --project CODE [--hp-config FILE]
    [--set K=V…]` (which runs the project's run_command when one is configured) with cwd CODE/<working_dir>, so
@@ -285,6 +286,12 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
     proc = None
     cancelled = False
     try:
+        if plan.get("search") and not child.get("hparams"):  # an adaptive search: take the next assignment
+            from launcher.hpsearch.assign import pull_assignment
+
+            child = dict(child, hparams=pull_assignment(store, plan, run))
+            rec["hparams"] = child["hparams"]
+            store.write_json(key, rec)
         if workdir.exists():  # a retried run starts clean
             shutil.rmtree(workdir)
         code_dir.mkdir(parents=True)

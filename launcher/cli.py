@@ -29,6 +29,7 @@ COMMANDS = {
     "rerun": "launch a run again from its repro_spec.yaml, as a new one-run job (XT's rerun)",
     "jobs": 'list jobs: job, time, runspec, target, runs done/total, status',
     "runs": 'list runs of one or more jobs: status, iters, per-stage metrics, hpmax, hparams',
+    "search": "the search analysis of a job: the best configuration after each completed run",
     "status": "show a job's status: runs done/total, failures, best hpmax, parent runs",
     "plot": "plot learning curves of jobs' runs (or hpmax against each hyperparameter) to PNG/SVG or the terminal",
     "tensorboard": "fetch jobs' TensorBoard event files into a cache and start TensorBoard on them",

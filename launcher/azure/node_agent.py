@@ -108,6 +108,9 @@ class LocalCodeStore(Store):
     def next_number(self, counter, *, above=0):
         return self.inner.next_number(counter, above=above)
 
+    def update(self, key, change):
+        return self.inner.update(key, change)
+
 
 def prepare_rerun(store, job: str, run: str, plan: dict | None = None) -> str | None:
     """Reset the record of a run that Batch started again; returns its status before ('' when fresh), or None

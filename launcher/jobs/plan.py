@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 
 from launcher.diagnostics import LauncherError
 
-SUPPORTED_HP_TUNING = (False, "random", "grid")
+SUPPORTED_HP_TUNING = (False, "random", "grid", "dgd", "bayesian")
+#: Searches whose runs pull their values when they start (launcher/hpsearch/); random and grid are fixed here.
+ADAPTIVE_HP_TUNING = ("dgd", "bayesian")
 MAX_TOTAL_RUNS = 10000  # XT's limit
 
 
@@ -51,6 +53,9 @@ class JobPlan:
     working_dir: str = "."  # where runs start, relative to the snapshot's root
     datastore: str | None = None  # $datastore (XT_DATA_DIR) for a local target; Azure nodes provide their own
     notes: list[str] = field(default_factory=list)  # e.g. "grid of 12 points cycled over 20 runs"
+    # Adaptive searches: the space and seed (hpsearch.space.SearchSpace.to_dict()); children's hparams are then
+    # empty until each run pulls its assignment.
+    search: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,9 +121,6 @@ def launcher_settings(spec_data: dict) -> dict:
             raise LauncherError(f"job_launcher.{key} must be a whole number ≥ 1, not {value!r}")
     if out["total_runs"] > MAX_TOTAL_RUNS:
         raise LauncherError(f"job_launcher.total_runs is {out['total_runs']}; the limit is {MAX_TOTAL_RUNS}")
-    if hp in ("dgd", "bayesian"):
-        raise LauncherError(f"hp_tuning '{hp}' is not supported yet",
-                            hint="use hp_tuning: random or grid (or false) for now")
     if hp not in SUPPORTED_HP_TUNING:
         raise LauncherError(f"hp_tuning must be random, grid, dgd, bayesian or false, not {hp!r}")
     return out
@@ -175,7 +177,17 @@ def build_plan(*, job: str, workspace: str, target: str, backend: str, settings:
         per_parent[node] += 1
         names.append((f"{parents[node]}.{per_parent[node]}", parents[node], node))
     seeds = [run_seed(job, name) for name, _, _ in names]
-    hparams, notes = assign_hparams(hyperparameters, settings["hp_tuning"], seeds)
+    search = None
+    if settings["hp_tuning"] in ADAPTIVE_HP_TUNING and list(hyperparameters or []):
+        from launcher.hpsearch.space import SearchSpace
+
+        search = SearchSpace.from_hyperparameters(settings["hp_tuning"], run_seed(job, "search"),
+                                                  hyperparameters).to_dict()
+        hparams = [{} for _ in seeds]
+        notes = [f"hp_tuning {settings['hp_tuning']}: each run pulls its values when it starts, from the results "
+                 "completed so far"]
+    else:
+        hparams, notes = assign_hparams(hyperparameters, settings["hp_tuning"], seeds)
     children = [ChildPlan(name=name, parent=parent, index=i + 1, node=node, hparams=hparams[i], seed=seeds[i])
                 for i, (name, parent, node) in enumerate(names)]
     return JobPlan(job=job, workspace=workspace, target=target, backend=backend,
@@ -183,4 +195,4 @@ def build_plan(*, job: str, workspace: str, target: str, backend: str, settings:
                    runs_per_node=settings["runs_per_node"], parents=list(parents), children=children,
                    experiment_path=experiment_path, runspec=runspec, overrides=dict(overrides or {}),
                    code_key=code_key, run_command=run_command, working_dir=working_dir, datastore=datastore,
-                   notes=notes)
+                   notes=notes, search=search)

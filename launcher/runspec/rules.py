@@ -16,7 +16,7 @@ from launcher.runspec.load import format_path
 from launcher.runspec.resolve import Resolution
 
 SEARCHES_RUN = ("random", "grid")
-SEARCHES_NOT_RUN = ("dgd", "bayesian")
+ADAPTIVE_SEARCHES = ("dgd", "bayesian")  # runs pull their values when they start (launcher/hpsearch/)
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,11 @@ RULES: dict[str, Rule] = {r.code: r for r in (
          "the last wave leaves slots idle; round total_runs to a multiple"),
     Rule("LR042", WARNING, "a grid search whose grid size differs from total_runs",
          "set total_runs to the grid size (or a multiple of it)"),
-    Rule("LR043", WARNING, "hp_tuning dgd and bayesian are valid but not run by this launcher yet",
-         "use random or grid"),
+    Rule("LR043", WARNING, "an adaptive search (dgd, bayesian) over a hyperparameter with a single value, or with "
+         "nothing to search", "list two or more values, or make it a plain setting"),
+    Rule("LR044", WARNING, "hp_tuning dgd over unordered values: DGD cannot step to a neighbouring value",
+         "list the values in their natural order as ordered_tuning_values, or accept that every other value "
+         "counts as a neighbour"),
     Rule("LR050", WARNING, "compute_target is not defined in the project's config",
          "define it under [tool.launcher.targets.<name>] in pyproject.toml, or launch with --target"),
 )}
@@ -229,8 +232,8 @@ def check_launcher(ctx: _Context) -> None:
         elif ctx.total_runs % slots:
             ctx.add("LR041", f"total_runs ({ctx.total_runs}) is not a multiple of compute_nodes × runs_per_node "
                     f"({slots})", ("job_launcher", "total_runs"))
-    if ctx.search in SEARCHES_NOT_RUN:
-        ctx.add("LR043", f"hp_tuning {ctx.search} is not run by this launcher yet", ("job_launcher", "hp_tuning"))
+    if ctx.search in ADAPTIVE_SEARCHES:
+        check_adaptive_search(ctx)
     if ctx.search == "grid" and ctx.res.hyperparameters:
         size = math.prod(len(hp.values) for hp in ctx.res.hyperparameters)
         if size != ctx.total_runs:
@@ -245,6 +248,27 @@ def check_launcher(ctx: _Context) -> None:
                 hint=did_you_mean(target, ctx.targets) or
                 f"define [tool.launcher.targets.{target}] in pyproject.toml, or launch with --target "
                 f"({', '.join(sorted(ctx.targets))})")
+
+
+def check_adaptive_search(ctx: _Context) -> None:
+    """What dgd and bayesian cannot use: single values (nothing to search) and, for DGD, unordered values (no
+    neighbouring value to step to)."""
+    hps = ctx.res.hyperparameters
+    if not any(len(hp.values) > 1 for hp in hps):
+        ctx.add("LR043", f"hp_tuning {ctx.search} has nothing to search: "
+                + ("no hyperparameter has two or more values" if hps else "the runspec has no hyperparameters"),
+                ("job_launcher", "hp_tuning"),
+                hint="list two or more tuning values for the hyperparameters to search, or set hp_tuning: false")
+        return
+    for hp in hps:
+        if len(hp.values) == 1:
+            ctx.add("LR043", f"hyperparameter '{hp.name}' has a single value: hp_tuning {ctx.search} cannot search "
+                    f"it (every run uses {hp.values[0]!r})", hp.path,
+                    hint="list two or more values, or make it a plain setting")
+        elif ctx.search == "dgd" and not hp.ordered:
+            ctx.add("LR044", f"hyperparameter '{hp.name}' has unordered values: DGD cannot step to a neighbouring "
+                    "value, so every other value of it counts as a neighbour", hp.path,
+                    hint="if neighbouring values behave alike, list them in order as ordered_tuning_values")
 
 
 def check_experiment_path(ctx: _Context) -> None:

@@ -105,8 +105,9 @@ def runspec_schema() -> dict:
                 "properties": {
                     "component": {"const": "job_launchers/XT", "description": "Always job_launchers/XT."},
                     "enabled": _bool01("1 (or true): `launcher launch` launches a job; 0: runs stay local."),
-                    "hp_tuning": {"description": "Hyperparameter search: false, random, grid (dgd and "
-                                                 "bayesian are valid but not run by this launcher yet).",
+                    "hp_tuning": {"description": "Hyperparameter search: false, random, grid (fixed when "
+                                                 "launched), dgd or bayesian (each run's values chosen when it "
+                                                 "starts, from the results so far).",
                                   "anyOf": [{"enum": [False, 0]}, {"enum": list(HP_TUNING)}]},
                     "total_runs": {"type": "integer", "minimum": 1, "maximum": 10000,
                                    "description": "Child runs in the job (1 to 10,000)."},

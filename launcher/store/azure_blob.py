@@ -265,6 +265,46 @@ class AzureBlobStore(Store):
         raise LauncherError(f"could not increment {key} in {self.url} after {COUNTER_ATTEMPTS} attempts",
                             hint="too many launchers are drawing numbers at once; try again")
 
+    def update(self, key: str, change):
+        """Compare-and-swap: read the blob and its ETag, write change()'s bytes with If-Match on that ETag (or
+        If-None-Match: * when it did not exist); on 412/409 another writer was first: read again and retry."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+
+        from launcher.azure.errors import error_code
+
+        validate_key(key)
+        blob = self.blob(key)
+
+        def attempt():
+            try:
+                downloader = blob.download_blob()
+                old, etag = downloader.readall(), downloader.properties.etag
+            except ResourceNotFoundError as exc:
+                if error_code(exc) == "ContainerNotFound":
+                    raise
+                old, etag = None, None
+            new, result = change(old)
+            if new is None:
+                return (result,)
+            try:
+                if etag is None:
+                    blob.upload_blob(bytes(new), overwrite=False)
+                else:
+                    blob.upload_blob(bytes(new), overwrite=True, etag=etag,
+                                     match_condition=MatchConditions.IfNotModified)
+            except (ResourceModifiedError, ResourceExistsError):  # lost the race
+                return None
+            return (result,)
+
+        for n in range(COUNTER_ATTEMPTS):
+            got = self._call(attempt, f"updating {key}")
+            if got is not None:
+                return got[0]
+            time.sleep(random.uniform(0, min(0.2, 0.002 * (2 ** min(n, 7)))))
+        raise LauncherError(f"could not update {key} in {self.url} after {COUNTER_ATTEMPTS} attempts",
+                            hint="too many writers are updating it at once; try again")
+
     # -- bulk and files -----------------------------------------------------------------------------------
     def write_many(self, items, *, threads: int = UPLOAD_THREADS, label: str = "uploading") -> int:
         """Upload many (key, bytes) pairs in parallel threads; returns the byte count. Shows a progress bar on

@@ -6,6 +6,7 @@ embedded default) and an Azure Blob container (store/azure_blob.py). Keys are '/
     counters/jobs                 next job number (jobN)
     counters/<workspace>-runs     next run number in a workspace (runN)
     jobs/<job>/job.json           the job record; jobs/<job>/launched_job_spec.yaml; jobs/<job>/plan.json
+    jobs/<job>/search.json        an adaptive search's assignments (updated atomically with update())
     code/<sha256>.zip             content-addressed code snapshots
     runs/<run>/run.json           a run's record; console.txt, metrics.jsonl, mirrored/<path>
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 
 class Store(ABC):
-    """Atomic, whole-object reads and writes; an atomic counter; listing by prefix."""
+    """Atomic, whole-object reads and writes; an atomic counter; an atomic read-change-write; listing by prefix."""
 
     #: short human description, e.g. "folder .launcher" or "blob container https://…/jobs"
     description: str = ""
@@ -58,6 +59,15 @@ class Store(ABC):
         if count < 0:
             raise ValueError(f"count must be >= 0, not {count}")
         return [self.next_number(counter, above=above) for _ in range(count)]
+
+    def update(self, key: str, change):
+        """Atomically replace the object: change(old bytes or None) returns (new bytes or None, result).
+
+        Of two callers updating the same key at once, each sees the other's write or none: the folder store
+        holds a lock around the read-change-write, the blob store writes with If-Match on the ETag it read and
+        calls change() again when another writer was first (so change() must have no side effects beyond its
+        return value). None as new bytes writes nothing. Returns the result of the change() that took effect."""
+        raise NotImplementedError(f"{type(self).__name__} has no atomic update")
 
     # Conveniences built on the primitives; implementations may override them for speed.
     def read_text(self, key: str) -> str | None:

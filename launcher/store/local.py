@@ -146,6 +146,28 @@ class LocalStore(Store):
         finally:
             os.close(lock_fd)  # closing the descriptor releases the flock
 
+    def update(self, key: str, change):
+        """Read-change-write under an exclusive flock on locks/store/<key>.lock (the object itself is replaced on
+        every write, so a lock on it would protect nothing)."""
+        path = self.path(key)
+        lock_path = self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            while True:
+                try:
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                    break
+                except OSError as exc:  # EINTR on a signal: try again
+                    if exc.errno != errno.EINTR:
+                        raise
+            new, result = change(self.read_bytes(key))
+            if new is not None:
+                atomic_write(path, bytes(new), durable=key.startswith(DURABLE_PREFIXES))
+            return result
+        finally:
+            os.close(lock_fd)
+
     def _read_counter(self, path: Path) -> int:
         try:
             text = path.read_text(encoding="utf-8").strip()

@@ -270,22 +270,17 @@ def test_monitoring_commands_show_logs_download_and_jobs(project, tmp_path):
     assert missing.returncode == 1 and "no run 'run99.1'" in missing.stderr and "Traceback" not in missing.stderr
 
 
-def test_disabled_invalid_unsupported_and_unknown_target_launch_nothing(project):
+def test_disabled_invalid_and_unknown_target_launch_nothing(project):
     project.write("runspecs/off.yaml", tiny_runspec(enabled=0))
     off = project.cli("launch", "runspecs/off.yaml")
     assert off.returncode == 1 and "not enabled" in off.stdout
     project.write("runspecs/bad.yaml", tiny_runspec().replace("max_iterations", "max_iteration"))
     bad = project.cli("launch", "runspecs/bad.yaml")
     assert bad.returncode == 1 and "bad.yaml:" in bad.stdout and "nothing launched" in bad.stdout
-    hps = "hyperparameters:\n  - name: &lr\n      ordered_tuning_values: [0.1, 0.2]\n      tuned_value: 0.2\n"
-    project.write("runspecs/dgd.yaml", tiny_runspec(hp_tuning="dgd", hyperparameters=hps,
-                                                     stage_extra="      learning_rate: *lr\n"))
-    dgd = project.cli("launch", "runspecs/dgd.yaml")
-    assert dgd.returncode == 1 and "not supported yet" in dgd.stderr
     project.write("runspecs/ok.yaml", tiny_runspec())
     nowhere = project.cli("launch", "runspecs/ok.yaml", "--target", "locl")
     assert nowhere.returncode == 1 and "did you mean 'local'" in nowhere.stderr
-    for p in (off, bad, dgd, nowhere):
+    for p in (off, bad, nowhere):
         assert "Traceback" not in p.stderr
     assert project.ledger_rows() == [] and not (project.store / "jobs").exists()
 

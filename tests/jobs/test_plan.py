@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from launcher.diagnostics import LauncherError
-from launcher.jobs.plan import assign_hparams, build_plan, grid_points, launcher_settings, run_seed
+from launcher.jobs.plan import JobPlan, assign_hparams, build_plan, grid_points, launcher_settings, run_seed
 from launcher.runspec.resolve import HyperParameter
 
 
@@ -82,9 +82,21 @@ def test_run_seeds_differ_between_runs_and_jobs():
 
 
 @pytest.mark.parametrize("tuning", ["dgd", "bayesian"])
-def test_dynamic_search_is_not_supported_yet(tuning):
-    with pytest.raises(LauncherError, match="not supported yet"):
-        launcher_settings({"job_launcher": {"enabled": True, "hp_tuning": tuning}})
+def test_adaptive_search_plans_runs_without_values_and_records_the_space_and_seed(tuning):
+    settings = launcher_settings({"job_launcher": {"enabled": True, "hp_tuning": tuning, "total_runs": 3}})
+    hps = [HyperParameter("lr", [0.1, 0.2, 0.4], True, 0.2, ()), HyperParameter("opt", ["a", "b"], False, "a", ())]
+    plan = build_plan(job="job1", workspace="ws1", target="local", backend="local", settings=settings,
+                      parents=["run1"], hyperparameters=hps)
+    assert [c.hparams for c in plan.children] == [{}, {}, {}]  # pulled when each run starts
+    assert plan.search == {"method": tuning, "seed": run_seed("job1", "search"),
+                           "dimensions": [{"name": "lr", "values": [0.1, 0.2, 0.4], "ordered": True},
+                                          {"name": "opt", "values": ["a", "b"], "ordered": False}]}
+    assert JobPlan.from_dict(plan.to_dict()).search == plan.search
+
+
+def test_unknown_search_method_is_refused():
+    with pytest.raises(LauncherError, match="random, grid, dgd, bayesian or false"):
+        launcher_settings({"job_launcher": {"enabled": True, "hp_tuning": "hyperband"}})
 
 
 @pytest.mark.parametrize("key,value", [("total_runs", 0), ("compute_nodes", "2"), ("runs_per_node", True),
