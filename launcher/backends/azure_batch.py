@@ -8,13 +8,18 @@ Mapping of a JobPlan (docs/azure.md has the long form):
   low_priority, else dedicated; task_slots_per_node = runs_per_node, so Batch itself starts the next run in a
   freed slot until total_runs are done; `hold: true` keeps the pool after the job (keep_alive) until
   `launcher pool delete` or `launcher cancel` removes it;
+* the pool's start task builds the launcher's venv once per node (launcher/azure/node_setup.py), unless the
+  target's `python` names a ready interpreter; runs_per_node is checked against the VM size before anything;
 * one task per child run (`run527.1` -> `run527-1`), submitted with create_tasks(max_concurrency=N); the job is
   created with no action on completion and switched to terminate-job once every task is in, so it neither
-  ends early nor lingers against the active-job quota;
-* a task runs the agent without a shell: `python3 launcher-<sha>.pyz JOB RUN`. The code snapshot and the
-  launcher bundle are resource files with read SAS on those blobs; the store URL (a container SAS without
-  delete or list) is an environment setting; every SAS expires with the job's wall-clock limit (+1 h);
-  stdout/stderr are also uploaded as output files when the task ends, as a backstop.
+  ends early nor lingers against the active-job quota; only the parents' queued records are written first
+  (a child's is implied by the plan until it starts);
+* a task runs the venv's python, which checks the launcher bundle against the sha256 on its command line
+  before running it; the plan and launched runspec are checked by the agent against the hashes there too.
+  The code snapshot and the bundle are resource files with read SAS on those blobs; the store URL (a
+  container SAS without delete or list) is an environment setting, which the agent hides from the run (see
+  node_agent); every SAS expires with the job's wall-clock limit (+1 h); stdout/stderr are also uploaded as
+  output files when the task ends, as a backstop; a `datastore` container is mounted read-only on the pool.
 
 Everything Batch knows and the store does not (an auto pool that cannot be allocated, a quota, a task that
 failed before its agent started, the held pool) is folded into `status` by BatchObserver, which the store
