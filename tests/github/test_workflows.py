@@ -393,3 +393,10 @@ def test_actionlint_when_installed():
     proc = subprocess.run([exe, "-no-color", *[str(p) for p in sorted(WORKFLOWS.glob("*.yml"))]],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_launch_job_takes_its_targets_from_the_default_branch():
+    # issue 11, item 13: the job holding the Azure credential never takes target definitions from the PR
+    env = next(s for s in steps_of(load(REUSABLE)["jobs"]["launch"]) if s.get("name") == "launch")["env"]
+    assert env["LAUNCHER_TRUSTED_CONFIG"] == "${{ github.workspace }}/trusted/pyproject.toml"
+    assert env["LAUNCHER_MAX_WALL_CLOCK"] == "${{ vars.LAUNCHER_MAX_WALL_CLOCK }}"
