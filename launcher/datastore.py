@@ -3,7 +3,7 @@
 On a local target it is `../datastore` relative to working_dir, as rl_nexus has it; launched local runs get it as
 XT_DATA_DIR. On an azure-batch target it is a Blob container (or a prefix in one) that the node makes available
 as a folder and names in XT_DATA_DIR (the node side's job); the target's settings name it
-(`datastore_container`, optional `datastore_prefix`). `launcher data upload DIR` and `launcher data list` put data
+(`datastore = "container"` or `"container/prefix"`). `launcher data upload DIR` and `launcher data list` put data
 there and show it, through the same Store classes as everything else.
 """
 
@@ -53,12 +53,13 @@ def open_datastore(config, target_name: str) -> Datastore:
     from launcher.azure.settings import load_settings
 
     settings = load_settings(tgt, config)
-    container = getattr(settings, "datastore_container", None)
+    datastore = settings.datastore or {}
+    container = datastore.get("container")
     if not container:
         raise LauncherError(f"target '{tgt.name}' has no datastore",
-                            hint=f"name its Blob container as datastore_container in "
-                                 f"[tool.launcher.targets.{tgt.name}]")
-    prefix = (getattr(settings, "datastore_prefix", "") or "").strip("/")
+                            hint=f'name its Blob container in [tool.launcher.targets.{tgt.name}]: '
+                                 'datastore = "container" (or "container/prefix")')
+    prefix = (datastore.get("prefix") or "").strip("/")
     from launcher.azure.credentials import credentials_for
     from launcher.store.azure_blob import AzureBlobStore
 

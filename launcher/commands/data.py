@@ -6,7 +6,7 @@ HELP = "put data into a target's datastore ($datastore) and list it"
 DESCRIPTION = """\
 rl_nexus runspecs read policies and datasets from $datastore/... (XT mounted a storage container there).
 The datastore of a local target is ../datastore relative to the project's working_dir (as rl_nexus has it);
-that of an azure-batch target is its Blob container datastore_container (optionally below datastore_prefix),
+that of an azure-batch target is the Blob container of its `datastore = "container[/prefix]"` setting,
 which its nodes see as a folder named by XT_DATA_DIR.
 
   launcher data upload policies/ --to ope/policy       # files of policies/ -> $datastore/ope/policy/...
