@@ -109,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `launcher runs job1 | head`
         return 0
-    except Exception:
+    except Exception as exc:
+        if _interrupted(exc):  # a Ctrl-C that Python re-raised as another error (e.g. during class creation)
+            sys.stderr.write("interrupted\n")
+            return 130
         if os.environ.get("LAUNCHER_DEBUG") or getattr(args, "verbose", False):
             raise
         import traceback
@@ -118,6 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"launcher: internal error: {last}\n"
                          "  This is a bug in the launcher; run again with LAUNCHER_DEBUG=1 for the full trace.\n")
         return 3
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is behind exc: Python wraps one raised inside `__set_name__` (a dataclass
+    being created while its module loads) in a RuntimeError, which is still the user's Ctrl-C, not a bug."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 if __name__ == "__main__":

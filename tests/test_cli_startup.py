@@ -43,3 +43,20 @@ def test_a_command_imports_its_own_module_only(tmp_path):
 def test_an_unknown_command_is_a_usage_error_naming_the_commands(run_cli):
     code, _, err = run_cli("lnch")
     assert code == 2 and "invalid choice: 'lnch'" in err and "'launch'" in err
+
+
+def test_a_ctrl_c_that_python_wrapped_in_another_error_is_an_interruption_not_a_bug(monkeypatch, capsys):
+    # a Ctrl-C while a dataclass is created (a command module loading) reaches us as
+    # RuntimeError("Error calling __set_name__ ...") whose cause is the KeyboardInterrupt
+    import launcher.commands.schema as schema
+
+    def run(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance 'overrides' in 'JobPlan'") from exc
+
+    monkeypatch.setattr(schema, "run", run)
+    assert cli.main(["schema"]) == 130
+    err = capsys.readouterr().err
+    assert err == "interrupted\n" and "internal error" not in err
