@@ -219,3 +219,32 @@ def test_validate_and_help_work_without_the_azure_sdk():
     helped = subprocess.run([sys.executable, "-m", "launcher", "pool", "--help"], cwd=REPO, capture_output=True,
                             text=True)
     assert helped.returncode == 0 and "hold: true" in helped.stdout
+
+
+@pytest.mark.parametrize("extra", [{}, {"datastore": "data/sets", "python": "/opt/py/bin/python3"},
+                                   {"launcher_source": "installed"}])
+def test_task_bodies_from_one_template_equal_each_runs_own_task_model(extra):
+    """A 10,000-run job's tasks are built from one template (issue 11, the submit benchmark): every body is what
+    the SDK model of that run alone serialises to, and runs with quotes or spaces stay one argument."""
+    from launcher.backends.azure_batch import AzureBatchBackend
+    from launcher.jobs.plan import build_plan
+
+    backend = AzureBatchBackend.__new__(AzureBatchBackend)
+    backend.settings = settings(**extra)
+    backend._hashes = {"plan.json": "1" * 64, "launched_job_spec.yaml": "2" * 64, "bundle": "3" * 64}
+    if "python" not in extra and backend.settings.node_venv:
+        from launcher.azure.node_setup import node_setup
+
+        backend._node = (node_setup([], b""), [])
+    plan = build_plan(job="job7", workspace="ws1", target="azb", backend="azure-batch",
+                      settings={"total_runs": 6, "compute_nodes": 2, "runs_per_node": 3, "hp_tuning": False},
+                      parents=["run1", "run2"], code_key="code/" + "a" * 64 + ".zip")
+    plan.children[4].name = "run2.2 'x y'"  # not a real name: shows the quoting is per argument
+    resources = [("code", "https://s/c/code.zip?sig=a", "code.zip"), ("bundle", "https://s/c/l.pyz?sig=b", "l.pyz")]
+    bodies = backend._task_bodies(plan, resources, "https://s/c?sp=racw&sig=c", "https://s/c?sp=cw&sig=d")
+    models = [backend._task(plan, c.name, resources, "https://s/c?sp=racw&sig=c", "https://s/c?sp=cw&sig=d")
+              for c in plan.children]
+    assert json.dumps(bodies) == json.dumps([m.as_dict(exclude_readonly=True) for m in models])
+    assert len({b["id"] for b in bodies}) == 6 and bodies[4]["commandLine"].endswith(" 'run2.2 '\"'\"'x y'\"'\"''")
+    assert bodies[5]["outputFiles"][0]["destination"]["container"]["path"] == "runs/run2.3/batch"
+    assert bodies[0]["outputFiles"][0]["destination"]["container"]["path"] == "runs/run1.1/batch"
