@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -80,10 +81,14 @@ class Azurite:
     process: subprocess.Popen | None = None
     account_name: str = ACCOUNT_NAME
     account_key: str = ACCOUNT_KEY
+    #: HTTPS with this certificate and key (PEM files), which bearer tokens need; oauth: `--oauth basic`
+    cert: Path | None = None
+    key: Path | None = None
+    oauth: bool = False
 
     @property
     def account_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{self.account_name}"
+        return f"{'https' if self.cert else 'http'}://127.0.0.1:{self.port}/{self.account_name}"
 
     @property
     def connection_string(self) -> str:
@@ -103,7 +108,9 @@ class Azurite:
             # --skipApiVersionCheck: azure-storage-blob sends a newer x-ms-version than Azurite knows.
             self.process = subprocess.Popen(
                 [self.binary, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "-l", str(self.workdir / "data"),
-                 "--disableTelemetry", "--skipApiVersionCheck", "--silent"],
+                 "--disableTelemetry", "--skipApiVersionCheck", "--silent"]
+                + (["--cert", str(self.cert), "--key", str(self.key)] if self.cert else [])
+                + (["--oauth", "basic"] if self.oauth else []),
                 cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 preexec_fn=_die_with_parent,
             )
@@ -121,7 +128,8 @@ class Azurite:
                 return False
             try:
                 # Any HTTP answer (400 for an unsigned request) means the blob service is listening.
-                urllib.request.urlopen(f"{self.account_url}?comp=list", timeout=1).close()
+                context = ssl.create_default_context(cafile=str(self.cert)) if self.cert else None
+                urllib.request.urlopen(f"{self.account_url}?comp=list", timeout=1, context=context).close()
                 return True
             except urllib.error.HTTPError:
                 return True
