@@ -299,21 +299,27 @@ def submit_and_poll(tmp: Path, azurite, args) -> None:
         server.ask("nodelay")
         job_id = "ws1-job2"
         backend._hashes = {}
+        from azure.batch import BatchClient
+        from azure.core.credentials import AzureNamedKeyCredential
+
+        received = []  # body bytes of each answer the client read
+        client = BatchClient(server.endpoint, AzureNamedKeyCredential(server.account, server.key),
+                             raw_response_hook=lambda r: received.append(len(r.http_response.body() or b"")))
         mark = server.ask("count")
-        client = backend.client
         list(client.list_tasks(job_id, select=["id", "state", "executionInfo"]))  # what each poll did before
-        old = server.ask(f"since {mark}")
+        old, old_bytes = server.ask(f"since {mark}"), sum(received)
         mark = server.ask("count")
+        received.clear()
         from launcher.backends.azure_batch import BatchObserver
 
         observer = BatchObserver(backend.settings, backend.store)
         observer.client = client
         observer._observe("job2", backend.store.read_json("jobs/job2/batch.json"))
-        new = server.ask(f"since {mark}")
+        new, new_bytes = server.ask(f"since {mark}"), sum(received)
         polls = 60 / 5
         print(f"polling a {args.runs}-task job every 5 s, per minute and follower:")
-        print(f"  before (list every task): {len(old) * polls:5.0f} requests")
-        print(f"  after (BatchObserver):    {len(new) * polls:5.0f} requests "
+        print(f"  before (list every task): {len(old) * polls:5.0f} requests, {old_bytes * polls / 1e6:6.2f} MB")
+        print(f"  after (BatchObserver):    {len(new) * polls:5.0f} requests, {new_bytes * polls / 1e6:6.2f} MB "
               f"({', '.join(sorted({r.split()[0] + ' ' + r.split('/')[-1] for r in new}))})")
     finally:
         server.stop()
