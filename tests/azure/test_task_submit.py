@@ -54,6 +54,7 @@ def test_a_call_refused_whole_is_reported_with_the_tasks_it_held(batch_server):
     outcome = add_tasks(client, "j3", bodies, concurrency=2)
     assert outcome.not_added == [b["id"] for b in bodies[100:]]
     assert isinstance(outcome.errors[0], HttpResponseError) and outcome.errors[0].status_code == 400
+    assert outcome.errors[0].error.code  # Batch's own code and message reach the launch's error
     assert len(batch_server.service.list_tasks("j3")) == 100
 
 
