@@ -81,6 +81,7 @@ class Project:
 def cli_env() -> dict:
     env = dict(os.environ)
     env["LAUNCHER_MIRROR_INTERVAL"] = "0.3"  # mirror often: tests look at mirrored files of short runs
+    env["LAUNCHER_FOLLOW_INTERVAL"] = "0.1"  # a followed launch returns as soon as its short job ended
     env.pop("GITHUB_ACTIONS", None)  # the ledger's origin is 'local: <user>' here, also in CI
     # A CI job that can mint an OIDC token makes local launches refuse; the tests that want that set it.
     env.pop("ACTIONS_ID_TOKEN_REQUEST_URL", None)
