@@ -50,3 +50,18 @@ def run_cli(capsys):
         return code, out.out, out.err
 
     return _run
+
+
+def _expected_length(item) -> int:
+    """A rough rank of how long a test takes, longest first: the workflow rehearsals (real installs), the other
+    service tests (marked slow), the job tests (real launches), then the rest."""
+    folder = Path(str(item.fspath)).parent.name
+    slow = item.get_closest_marker("slow") is not None
+    return 0 if slow and folder == "github" else 1 if slow else 2 if folder == "jobs" else 3
+
+
+def pytest_collection_modifyitems(config, items):
+    # Under pytest-xdist (`--dist worksteal`) the suite ends when its last long test does: started last, the
+    # rehearsals ran alone for minutes while the other worker idled. Started first, the short tests fill the gaps.
+    # A stable sort: each group keeps its files' order.
+    items.sort(key=_expected_length)

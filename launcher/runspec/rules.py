@@ -27,42 +27,42 @@ class Rule:
     hint: str
 
 
-RULES: dict[str, Rule] = {r.code: r for r in (
-    Rule("LR001", WARNING, "a seed has a fixed value while the job runs several runs or searches",
-         "use 'randint' so each run draws its own seed (fixable with --fix)"),
-    Rule("LR002", WARNING, "a hyperparameter search with no randint anywhere",
-         "use 'randint' for the environment's and the agent's seeds, or every run repeats the same draws"),
-    Rule("LR010", WARNING, "an enabled stage has no max_iterations",
-         "set max_iterations to the stage's length in iterations"),
-    Rule("LR011", WARNING, "max_iterations is not a reasonable number",
-         "max_iterations must be a whole number of at least 1"),
-    Rule("LR012", WARNING, "iters_per_report is outside 5-10 % of max_iterations",
-         "use the suggested value for smooth curves and few store writes (fixable with --fix)"),
-    Rule("LR013", WARNING, "iters_per_report is larger than max_iterations: the stage never reports",
-         "use the suggested value (fixable with --fix)"),
-    Rule("LR020", INFO, "the launcher section is disabled: `launcher launch` will not launch this runspec",
-         "set job_launcher.enabled: 1 to launch it"),
-    Rule("LR021", WARNING, "experiment_path is outside ../results: results will not be mirrored",
-         "put experiment_path under ../results, e.g. ../results/my_experiment"),
-    Rule("LR030", WARNING, "a hyperparameter is never referenced", "use it with an alias (*name) or remove it"),
-    Rule("LR031", WARNING, "a hyperparameter is referenced only from disabled stages",
-         "enable the stage or stop searching over it"),
-    Rule("LR032", WARNING, "tuned_value is not among the tuning values",
-         "add it to the tuning values or pick one of them"),
-    Rule("LR040", WARNING, "total_runs is smaller than compute_nodes × runs_per_node: slots stay idle",
-         "raise total_runs or lower compute_nodes / runs_per_node"),
-    Rule("LR041", INFO, "total_runs is not a multiple of compute_nodes × runs_per_node",
-         "the last wave leaves slots idle; round total_runs to a multiple"),
-    Rule("LR042", WARNING, "a grid search whose grid size differs from total_runs",
-         "set total_runs to the grid size (or a multiple of it)"),
-    Rule("LR043", WARNING, "an adaptive search (dgd, bayesian) over a hyperparameter with a single value, or with "
-         "nothing to search", "list two or more values, or make it a plain setting"),
-    Rule("LR044", WARNING, "hp_tuning dgd over unordered values: DGD cannot step to a neighbouring value",
-         "list the values in their natural order as ordered_tuning_values, or accept that every other value "
-         "counts as a neighbour"),
-    Rule("LR050", WARNING, "compute_target is not defined in the project's config",
-         "define it under [tool.launcher.targets.<name>] in pyproject.toml, or launch with --target"),
-)}
+#: (title, hint) by code; every rule warns, except the few in _INFO that only inform
+_TEXTS: dict[str, tuple[str, str]] = {
+    "LR001": ("a seed has a fixed value while the job runs several runs or searches",
+              "use 'randint' so each run draws its own seed (fixable with --fix)"),
+    "LR002": ("a hyperparameter search with no randint anywhere",
+              "use 'randint' for the environment's and the agent's seeds, or every run repeats the same draws"),
+    "LR010": ("an enabled stage has no max_iterations", "set max_iterations to the stage's length in iterations"),
+    "LR011": ("max_iterations is not a reasonable number", "max_iterations must be a whole number of at least 1"),
+    "LR012": ("iters_per_report is outside 5-10 % of max_iterations",
+              "use the suggested value for smooth curves and few store writes (fixable with --fix)"),
+    "LR013": ("iters_per_report is larger than max_iterations: the stage never reports",
+              "use the suggested value (fixable with --fix)"),
+    "LR020": ("the launcher section is disabled: `launcher launch` will not launch this runspec",
+              "set job_launcher.enabled: 1 to launch it"),
+    "LR021": ("experiment_path is outside ../results: results will not be mirrored",
+              "put experiment_path under ../results, e.g. ../results/my_experiment"),
+    "LR030": ("a hyperparameter is never referenced", "use it with an alias (*name) or remove it"),
+    "LR031": ("a hyperparameter is referenced only from disabled stages", "enable the stage or stop searching over it"),
+    "LR032": ("tuned_value is not among the tuning values", "add it to the tuning values or pick one of them"),
+    "LR040": ("total_runs is smaller than compute_nodes × runs_per_node: slots stay idle",
+              "raise total_runs or lower compute_nodes / runs_per_node"),
+    "LR041": ("total_runs is not a multiple of compute_nodes × runs_per_node",
+              "the last wave leaves slots idle; round total_runs to a multiple"),
+    "LR042": ("a grid search whose grid size differs from total_runs",
+              "set total_runs to the grid size (or a multiple of it)"),
+    "LR043": ("an adaptive search (dgd, bayesian) over a hyperparameter with a single value, or with nothing to search",
+              "list two or more values, or make it a plain setting"),
+    "LR044": ("hp_tuning dgd over unordered values: DGD cannot step to a neighbouring value",
+              "list the values in their natural order as ordered_tuning_values, or accept that every other value "
+              "counts as a neighbour"),
+    "LR050": ("compute_target is not defined in the project's config",
+              "define it under [tool.launcher.targets.<name>] in pyproject.toml, or launch with --target"),
+}
+_INFO = frozenset({"LR020", "LR041"})
+RULES: dict[str, Rule] = {code: Rule(code, INFO if code in _INFO else WARNING, title, hint)
+                          for code, (title, hint) in _TEXTS.items()}
 
 
 @dataclass(frozen=True)

@@ -11,42 +11,24 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests import projects
+from tests.projects import PACKAGE, REPO, azure_target, example_runspecs, git, init_project, launcher_table
 
-PYPROJECT = """\
-[project]
-name = "demo-experiments"
-version = "0"
-
-[tool.launcher]
-workspace = "ws1"
-
-[tool.launcher.targets.azb-cpu]
-backend = "azure-batch"
-batch_endpoint = "${{TEST_BATCH_ENDPOINT}}"
+#: what the harness target adds to the shared shape: its endpoint allowed from the environment, a node setup, retries
+#: and a price (the cost line)
+HARNESS_EXTRA = """\
 env_allow = ["TEST_BATCH_ENDPOINT"]
-batch_account = "{batch_account}"
-storage_account_url = "{storage_url}"
-container = "{container}"
-auth = "shared-key"
-batch_key_env = "TEST_BATCH_KEY"
-storage_key_env = "TEST_STORAGE_KEY"
-vm_size = "Standard_D2s_v3"
-image = {{ publisher = "canonical", offer = "0001-com-ubuntu-server-jammy", sku = "22_04-lts" }}
-node_agent_sku = "batch.node.ubuntu 22.04"
 setup = ["echo node setup"]
-python = "{python}"
-max_wall_clock = "30m"
 max_retries = 2
-mirror_interval = 0.3
-price_per_node_hour = {{ dedicated = 0.1, spot = 0.02 }}
+price_per_node_hour = { dedicated = 0.1, spot = 0.02 }
 """
 
 
-def git(project: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@example.com")
-    return subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True, text=True).stdout
+def harness_target(batch, azurite, container: str) -> str:
+    """The `azb-cpu` target on the Batch test server and Azurite, its endpoint in TEST_BATCH_ENDPOINT."""
+    return azure_target("azb-cpu", endpoint="${TEST_BATCH_ENDPOINT}", account=batch.account,
+                        storage_url=azurite.account_url, container=container, python=sys.executable,
+                        extra=HARNESS_EXTRA)
 
 
 class AzureProject:
@@ -111,56 +93,12 @@ class AzureProject:
 
 def make_project(root: Path, batch, azurite, *, runspecs=("xt_walk_through.yaml",)) -> AzureProject:
     container = "t" + uuid.uuid4().hex[:12]
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q", "-b", "main")
-    (root / "pyproject.toml").write_text(PYPROJECT.format(
-        batch_account=batch.account, storage_url=azurite.account_url, container=container, python=sys.executable),
-        encoding="utf-8")
-    (root / ".gitignore").write_text(".launcher/\n/results/\n", encoding="utf-8")
-    (root / "runspecs").mkdir()
-    for name in runspecs:
-        # the examples target `local` (a pull request to this repository launches without an account); here
-        # they launch on this project's Azure target
-        text = (REPO / "runspecs" / name).read_text(encoding="utf-8")
-        (root / "runspecs" / name).write_text(text.replace("compute_target: local", "compute_target: azb-cpu"),
-                                              encoding="utf-8")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "init")
+    init_project(root, PACKAGE + launcher_table() + harness_target(batch, azurite, container),
+                 example_runspecs(*runspecs, target="azb-cpu"))
     return AzureProject(root, batch, azurite, container)
-
-
-TINY = """\
-description: tiny azure job
-component: root/Root_Component
-cuda: false
-log_to_tensorboard: false
-experiment_path: <experiment_path>
-job_launcher:
-  component: job_launchers/XT
-  enabled: 1
-  hp_tuning: false
-  total_runs: {total_runs}
-  compute_nodes: {nodes}
-  runs_per_node: {per_node}
-  compute_target: azb-cpu
-  low_priority: {low_priority}
-  hold: {hold}
-string_replacements:
-  <experiment_path>: ../results/tiny
-forward_definitions:
-  - environment: &env
-      component: environments/Maze_Env
-      agent_placement_seed: randint
-processing_stages:
-  - processing_stage:
-      component: processors/RL_Proc
-      environment: *env
-      max_iterations: {iters}
-      iters_per_report: {report}
-"""
 
 
 def tiny_runspec(*, total_runs=2, nodes=1, per_node=2, low_priority="false", hold="false", iters=1000,
                  report=100) -> str:
-    return TINY.format(total_runs=total_runs, nodes=nodes, per_node=per_node, low_priority=low_priority, hold=hold,
-                       iters=iters, report=report)
+    return projects.tiny_runspec(description="tiny azure job", target="azb-cpu", total_runs=total_runs, nodes=nodes,
+                                 per_node=per_node, low_priority=low_priority, hold=hold, iters=iters, report=report)

@@ -16,7 +16,7 @@ def test_the_node_gets_the_locked_requirements_with_tomli_for_python_310():
     # Item 1: Ubuntu 22.04's Python is 3.10; without tomli `launcher run` died there.
     shipped = LAUNCHER_REQUIREMENTS.read_text()
     assert shipped == (REPO / "requirements" / "launcher.txt").read_text(), \
-        "launcher/azure/launcher-requirements.txt must be a copy of requirements/launcher.txt (re-copy after locking)"
+        "launcher/azure/launcher-requirements.txt must be a copy of requirements/launcher.txt (`make lock` writes both)"
     assert re.search(r"^tomli==[^\n]*python_full_version < '3\.11'", shipped, re.M)
     for name in ("pyyaml", "jsonschema", "fastjsonschema", "rich", "azure-storage-blob", "azure-batch"):
         assert re.search(rf"^{name}==", shipped, re.M), name
@@ -66,3 +66,12 @@ def test_the_role_hint_names_roles_that_exist():
     err = to_launcher_error(exc, service="Azure Batch", where="https://a.b.batch.azure.com", doing="creating")
     assert "Azure Batch Data Contributor" in err.hint and "Storage Blob Delegator" in err.hint
     assert "'Azure Batch Contributor'" not in err.hint
+
+
+def test_make_lock_writes_the_shipped_copy_right_after_the_launcher_lock():
+    # The copy is what nodes install: re-locking refreshes it with the lock it copies, not by hand later.
+    recipe = subprocess.run(["make", "-n", "-s", "lock"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    commands = [line for line in recipe.replace("\\\n", " ").splitlines() if line.strip()]
+    compiled = next(i for i, c in enumerate(commands) if "-o requirements/launcher.txt" in c)
+    shipped = str(LAUNCHER_REQUIREMENTS.relative_to(REPO))
+    assert commands[compiled + 1].split() == ["cp", "requirements/launcher.txt", shipped]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.azure.azure_backend_support import PYPROJECT, AzureProject, git
+from tests.azure.azure_backend_support import AzureProject, git, harness_target
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -23,9 +23,7 @@ def nexus(tmp_path, batch_server, azurite):
     root = tmp_path / "checkout"
     shutil.copytree(TEMPLATE, root)
     container = "t" + uuid.uuid4().hex[:12]
-    target = PYPROJECT[PYPROJECT.index("[tool.launcher.targets.azb-cpu]"):].format(
-        batch_account=batch_server.account, storage_url=azurite.account_url, container=container,
-        python=sys.executable)
+    target = harness_target(batch_server, azurite, container)
     (root / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + "\n" + target)
     spec = root / "rl_nexus" / "specs" / "x.yaml"
     spec.write_text(spec.read_text().replace("compute_target: local", "compute_target: azb-cpu"))

@@ -3,13 +3,14 @@ on 127.0.0.1 (a real HTTP server keeping issue comments and pull requests in mem
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from gh_helpers import FakeGitHub, Repo, build_wheelhouse
+from gh_helpers import FakeGitHub, Repo, build_wheelhouse, exclusive
 
 # the Azure test services (Azurite, the Batch test server) live in tests/services
 _TESTS = str(Path(__file__).resolve().parent.parent)
@@ -72,8 +73,19 @@ class RunnerTools:
 
 
 @pytest.fixture(scope="session")
-def runner_tools(tmp_path_factory) -> RunnerTools:
-    base = tmp_path_factory.mktemp("runner-tools")
-    wheel = build_wheelhouse(base / "wheelhouse")
-    (base / "venvs").mkdir()
+def runner_tools(tmp_path_factory, worker_id) -> RunnerTools:
+    """Built once per test run: under pytest-xdist the workers share one wheelhouse and one set of job
+    environments (the folder all workers' temp folders sit in), the first worker to need them builds them."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    base = shared / "runner-tools"
+    with exclusive(shared / "runner-tools.lock"):
+        built = base / ".built"
+        if not built.exists():
+            shutil.rmtree(base, ignore_errors=True)  # a build that was interrupted
+            wheel = build_wheelhouse(base / "wheelhouse")
+            (base / "venvs").mkdir()
+            built.write_text(wheel.name, encoding="utf-8")
+        wheel = base / "wheelhouse" / built.read_text(encoding="utf-8")
     return RunnerTools(base / "wheelhouse", wheel, base / "venvs")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -225,6 +227,17 @@ def read_outputs(path: Path) -> dict[str, str]:
 # what the rehearsal's jobs install from, instead of the package index
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path):
+    """Hold an exclusive lock on lock_path (created if missing): one test worker at a time gets through."""
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def build_wheelhouse(dest: Path) -> Path:

@@ -21,47 +21,20 @@ import yaml
 
 from gh_helpers import Repo, git, pull_request_event
 from launcher.report.comment import marker
+from tests import projects
+from tests.projects import GITIGNORE, launcher_table, local_target
 from workflow_runner import Evaluator, Player, interpolate, launcher_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 REPOSITORY = "octo/exp"
 
-PYPROJECT = """\
-[tool.launcher]
-workspace = "ws1"
-ledger = "jobs.md"
-
-[tool.launcher.targets.local]
-backend = "local"
-"""
-
-GITIGNORE = ".launcher\n/results/\n"
+PYPROJECT = launcher_table(ledger=True) + local_target()
 
 
 def tiny_runspec(total_runs: int = 2, size: int = 6, enabled: int = 1) -> str:
-    return f"""\
-component: root/Root_Component
-cuda: false
-log_to_tensorboard: false
-experiment_path: ../results/tiny
-job_launcher:
-  component: job_launchers/XT
-  enabled: {enabled}
-  total_runs: {total_runs}
-  compute_nodes: 1
-  runs_per_node: 2
-  compute_target: local
-  low_priority: true
-processing_stages:
-  - processing_stage:
-      component: processors/RL_Proc
-      environment:
-        component: environments/Maze_Env
-        size: {size}
-      max_iterations: 200
-      iters_per_report: 20
-"""
+    return projects.tiny_runspec(description=None, total_runs=total_runs, enabled=enabled, low_priority="true",
+                                 iters=200, report=20, environment=f"      size: {size}\n")
 
 
 BROKEN = """\

@@ -23,32 +23,13 @@ import yaml
 
 from gh_helpers import git, launcher_source_files, pull_request_event
 from launcher.report.comment import marker
+from tests.projects import azure_target, launcher_table, tiny_runspec
 from test_rehearsal import REPOSITORY, WORKFLOWS, Stage, failed_steps, our_comments, results
 
 REPO_ROOT = WORKFLOWS.parents[1]
 
-TARGETS = """\
-[tool.launcher]
-workspace = "ws1"
-ledger = "jobs.md"
-
-[tool.launcher.targets.azb]
-backend = "azure-batch"
-batch_endpoint = "${{AZURE_BATCH_ENDPOINT}}"
-batch_account = "{account}"
-storage_account_url = "${{AZURE_STORAGE_ACCOUNT_URL}}"
-container = "{container}"
-auth = "shared-key"
-batch_key_env = "TEST_BATCH_KEY"
-storage_key_env = "TEST_STORAGE_KEY"
-vm_size = "Standard_D2s_v3"
-image = {{ publisher = "canonical", offer = "0001-com-ubuntu-server-jammy", sku = "22_04-lts" }}
-node_agent_sku = "batch.node.ubuntu 22.04"
-python = "{python}"
-max_wall_clock = "30m"
-mirror_interval = 0.3
-
-# no vm_size: a launch on it stops at the configuration check
+#: no vm_size: a launch on it stops at the configuration check
+INCOMPLETE_TARGET = """\
 [tool.launcher.targets.azb-incomplete]
 backend = "azure-batch"
 batch_account = "{account}"
@@ -59,30 +40,17 @@ storage_key_env = "TEST_STORAGE_KEY"
 """
 
 
+def targets(account: str, container: str, python: str) -> str:
+    """The experiment's targets: `azb` on the services the repository's variables name, and an incomplete one."""
+    return (launcher_table(ledger=True)
+            + azure_target("azb", endpoint="${AZURE_BATCH_ENDPOINT}", account=account,
+                           storage_url="${AZURE_STORAGE_ACCOUNT_URL}", container=container, python=python)
+            + INCOMPLETE_TARGET.format(account=account, container=container))
+
+
 def azure_runspec(target: str = "azb", iters: int = 400) -> str:
-    return f"""\
-description: tiny azure job
-component: root/Root_Component
-cuda: false
-log_to_tensorboard: false
-experiment_path: ../results/tiny
-job_launcher:
-  component: job_launchers/XT
-  enabled: 1
-  total_runs: 2
-  compute_nodes: 1
-  runs_per_node: 2
-  compute_target: {target}
-  low_priority: false
-processing_stages:
-  - processing_stage:
-      component: processors/RL_Proc
-      environment:
-        component: environments/Maze_Env
-        size: 6
-      max_iterations: {iters}
-      iters_per_report: 100
-"""
+    return tiny_runspec(description="tiny azure job", target=target, low_priority="false", iters=iters, report=100,
+                        environment="      size: 6\n")
 
 
 def package_metadata() -> str:
@@ -108,8 +76,7 @@ class AzureStage(Stage):
         for rel, data in launcher_source_files():
             (self.dev.path / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.dev.path / rel).write_bytes(data)
-        self.dev.write("pyproject.toml", package_metadata() + TARGETS.format(
-            account=batch.account, container=self.container, python=sys.executable))
+        self.dev.write("pyproject.toml", package_metadata() + targets(batch.account, self.container, sys.executable))
         self.dev.write(".gitignore", ".launcher\n/results/\n*.egg-info/\nbuild/\n")
 
     def blob_store(self):

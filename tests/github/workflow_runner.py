@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from gh_helpers import GIT_ENV, read_outputs
+from gh_helpers import GIT_ENV, exclusive, read_outputs
 
 # ---------------------------------------------------------------------------------------------------------
 # expressions
@@ -430,9 +430,11 @@ class Player:
         h.update(json.dumps(env, sort_keys=True).encode())
         trusted = workspace / "trusted"
         if (trusted / ".git").exists():
-            for part in ("requirements", "launcher", "pyproject.toml"):
+            for part in ("requirements", "launcher"):
                 h.update(subprocess.run(["git", "rev-parse", f"HEAD:{part}"], cwd=trusted, capture_output=True,
                                         text=True).stdout.encode())
+            h.update(package_tables(subprocess.run(["git", "show", "HEAD:pyproject.toml"], cwd=trusted,
+                                                   capture_output=True, text=True).stdout).encode())
         for value in env.values():
             if value and Path(value).is_file():
                 h.update(Path(value).read_bytes())
@@ -441,6 +443,11 @@ class Player:
     def _install(self, label, script, env, workspace, event_path, github):
         """An install step, run for real in a new environment, or that environment again for the same input."""
         key = self._install_key(script, env, workspace)
+        # the environments are shared by the test workers of a run: one builds, the others wait and reuse it
+        with exclusive(self.venvs / f"{key}.lock"):
+            return self._install_once(key, label, script, env, workspace, event_path, github)
+
+    def _install_once(self, key, label, script, env, workspace, event_path, github):
         venv = self.venvs / key
         done = venv / ".installed"
         if done.exists():
@@ -493,6 +500,19 @@ class Player:
                               env=full_env, capture_output=True, text=True, timeout=600)
         rec = StepRecord(label, "success" if proc.returncode == 0 else "failure", proc.stdout, proc.stderr, script)
         return rec, read_outputs(files["GITHUB_OUTPUT"]), files["GITHUB_STEP_SUMMARY"].read_text()
+
+
+def package_tables(pyproject: str) -> str:
+    """What of a pyproject.toml a `pip install` reads: all but the [tool.launcher] tables (the experiments' targets,
+    which name a fresh container in every test, so that a key on the whole file would never match twice)."""
+    from launcher import tomlcompat
+
+    try:
+        data = tomlcompat.loads(pyproject)
+    except ValueError:
+        return pyproject
+    data.get("tool", {}).pop("launcher", None)
+    return json.dumps(data, sort_keys=True)
 
 
 def launcher_env(tmp: Path) -> dict[str, str]:

@@ -5,77 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from launcher.backends.local import _kill  # the backend's own kill, so tests stop runs exactly as cancel does
+from tests.projects import (PACKAGE, REPO, example_runspecs, git, init_project, launcher_table,  # noqa: F401
+                            local_target, tiny_runspec)
 
-REPO = Path(__file__).resolve().parents[2]
-
-PYPROJECT = """\
-[project]
-name = "demo-experiments"
-version = "0"
-
-[tool.launcher]
-workspace = "ws1"
-
-[tool.launcher.targets.local]
-backend = "local"
-capacity = {capacity}
-
-[tool.launcher.targets.one-slot]
-backend = "local"
-capacity = 1
-"""
-
-TINY = """\
-description: {description}
-component: root/Root_Component
-cuda: false
-log_to_tensorboard: false
-experiment_path: <experiment_path>
-job_launcher:
-  component: job_launchers/XT
-  enabled: {enabled}
-  hp_tuning: {hp_tuning}
-  total_runs: {total_runs}
-  compute_nodes: {nodes}
-  runs_per_node: {per_node}
-  compute_target: local
-{hyperparameters}
-string_replacements:
-  <experiment_path>: ../results/tiny
-
-forward_definitions:
-  - environment: &env
-      component: environments/Maze_Env
-      agent_placement_seed: randint
-
-processing_stages:
-  - processing_stage:
-      component: processors/RL_Proc
-      environment: *env
-{stage_extra}      max_iterations: {iters}
-      iters_per_report: {report}
-"""
-
-
-def tiny_runspec(*, description="tiny job", enabled=1, hp_tuning="false", total_runs=2, nodes=1, per_node=2,
-                 iters=1000, report=100, hyperparameters="", stage_extra="") -> str:
-    return TINY.format(description=description, enabled=enabled, hp_tuning=hp_tuning, total_runs=total_runs,
-                       nodes=nodes, per_node=per_node, iters=iters, report=report,
-                       hyperparameters=hyperparameters, stage_extra=stage_extra)
-
-
-def git(project: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@example.com")
-    return subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True,
-                          text=True).stdout
+def pyproject(capacity: int) -> str:
+    return PACKAGE + launcher_table() + local_target("local", capacity=capacity) + local_target("one-slot", capacity=1)
 
 
 class Project:
@@ -141,6 +81,7 @@ class Project:
 def cli_env() -> dict:
     env = dict(os.environ)
     env["LAUNCHER_MIRROR_INTERVAL"] = "0.3"  # mirror often: tests look at mirrored files of short runs
+    env["LAUNCHER_FOLLOW_INTERVAL"] = "0.1"  # a followed launch returns as soon as its short job ended
     env.pop("GITHUB_ACTIONS", None)  # the ledger's origin is 'local: <user>' here, also in CI
     # A CI job that can mint an OIDC token makes local launches refuse; the tests that want that set it.
     env.pop("ACTIONS_ID_TOKEN_REQUEST_URL", None)
@@ -150,15 +91,8 @@ def cli_env() -> dict:
 
 
 def make_project(root: Path, *, capacity: int = 4) -> Project:
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q", "-b", "main")
-    (root / "pyproject.toml").write_text(PYPROJECT.format(capacity=capacity), encoding="utf-8")
-    (root / ".gitignore").write_text(".launcher/\n/results/\n", encoding="utf-8")
-    (root / "runspecs").mkdir()
-    for name in ("xt_walk_through.yaml", "random_search.yaml", "grid_search.yaml"):
-        shutil.copy(REPO / "runspecs" / name, root / "runspecs" / name)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "init")
+    init_project(root, pyproject(capacity), example_runspecs("xt_walk_through.yaml", "random_search.yaml",
+                                                             "grid_search.yaml"))
     return Project(root)
 
 

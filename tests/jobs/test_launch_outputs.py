@@ -74,3 +74,16 @@ def test_every_enabled_example_runspec_targets_a_complete_target():
            "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net"}
     settings = load_settings(cfg.target("azb-cpu"), env=env)
     assert settings.vm_size and settings.node_agent_sku and settings.batch_endpoint == env["AZURE_BATCH_ENDPOINT"]
+
+
+@pytest.mark.parametrize("value,seconds", [(None, 0.5), ("0.1", 0.1), ("2", 2.0), ("fast", 0.5), ("0", 0.5),
+                                           ("-1", 0.5), ("nan", 0.5), ("3600", 0.5)])
+def test_the_follow_interval_comes_from_the_environment_within_bounds(monkeypatch, value, seconds):
+    # how often a followed launch looks at its job; a value that is no usable number keeps the default
+    from launcher.commands.launch import follow_interval
+
+    if value is None:
+        monkeypatch.delenv("LAUNCHER_FOLLOW_INTERVAL", raising=False)
+    else:
+        monkeypatch.setenv("LAUNCHER_FOLLOW_INTERVAL", value)
+    assert follow_interval() == seconds

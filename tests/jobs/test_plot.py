@@ -16,8 +16,10 @@ from PIL import Image  # noqa: E402 - matplotlib brings pillow
 HPS = "hyperparameters:\n  - name: &lr\n      ordered_tuning_values: [0.05, 0.3, 0.9]\n      tuned_value: 0.3\n"
 
 
-@pytest.fixture
-def finished(project):
+@pytest.fixture(scope="module")
+def finished(module_project):
+    # the tests only read the launched job(s): launched once for the module
+    project = module_project
     project.write("runspecs/hp.yaml", tiny_runspec(hp_tuning="grid", total_runs=3, per_node=3, iters=2000,
                                                     report=200, hyperparameters=HPS,
                                                     stage_extra="      learning_rate: *lr\n"))

@@ -12,8 +12,10 @@ from jobs_project import tiny_runspec
 HPS = "hyperparameters:\n  - name: &lr\n      ordered_tuning_values: [0.1, 0.3, 0.5]\n      tuned_value: 0.3\n"
 
 
-@pytest.fixture
-def two_jobs(project):
+@pytest.fixture(scope="module")
+def two_jobs(module_project):
+    # the tests only read the launched job(s): launched once for the module
+    project = module_project
     project.write("runspecs/a.yaml", tiny_runspec(hp_tuning="grid", total_runs=3, per_node=3, hyperparameters=HPS,
                                                    stage_extra="      learning_rate: *lr\n"))
     project.write("runspecs/b.yaml", tiny_runspec(description="second", total_runs=2, per_node=2))
