@@ -8,14 +8,13 @@ it would protect nothing.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import re
 from pathlib import Path
 
 from launcher.diagnostics import LauncherError
 from launcher.fsutil import atomic_write as _atomic_write
+from launcher.fsutil import exclusive_lock
 from launcher.store.base import Store
 
 #: Temp files start with this; list() hides them and keys may not use it.
@@ -130,43 +129,21 @@ class LocalStore(Store):
         folder = self.root / "counters"
         folder.mkdir(parents=True, exist_ok=True)
         value_path = folder / counter
-        lock_fd = os.open(folder / (counter + LOCK_SUFFIX), os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            while True:
-                try:
-                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
-                    break
-                except OSError as exc:  # EINTR on a signal: try again
-                    if exc.errno != errno.EINTR:
-                        raise
+        with exclusive_lock(folder / (counter + LOCK_SUFFIX)):
             current = max(self._read_counter(value_path), above)
             if count:
                 atomic_write(value_path, f"{current + count}\n".encode(), durable=True)
             return range(current + 1, current + count + 1)
-        finally:
-            os.close(lock_fd)  # closing the descriptor releases the flock
 
     def update(self, key: str, change):
         """Read-change-write under an exclusive flock on locks/store/<key>.lock (the object itself is replaced on
         every write, so a lock on it would protect nothing)."""
         path = self.path(key)
-        lock_path = self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX)
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            while True:
-                try:
-                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
-                    break
-                except OSError as exc:  # EINTR on a signal: try again
-                    if exc.errno != errno.EINTR:
-                        raise
+        with exclusive_lock(self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX)):
             new, result = change(self.read_bytes(key))
             if new is not None:
                 atomic_write(path, bytes(new), durable=key.startswith(DURABLE_PREFIXES))
             return result
-        finally:
-            os.close(lock_fd)
 
     def _read_counter(self, path: Path) -> int:
         try:
