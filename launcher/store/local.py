@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 
 from launcher.diagnostics import LauncherError
+from launcher.jobs import summary as S
+from launcher.jobs.summary import SUMMARY
 from launcher.fsutil import atomic_write as _atomic_write
 from launcher.fsutil import exclusive_lock
 from launcher.store.base import Store
@@ -24,7 +26,13 @@ LOCK_SUFFIX = ".lock"
 #: a power cut would hand out a number twice or orphan a job. Run files (console, metrics) are rewritten every
 #: few seconds while a run is live; an fsync each time would cost more than it saves.
 DURABLE_PREFIXES = ("counters/", "jobs/", "code/")
+#: Derived objects under a durable prefix that are recomputed when lost, so need no fsync on every change.
+DERIVED_SUFFIXES = ("/" + SUMMARY,)
 _COUNTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _durable(key: str) -> bool:
+    return key.startswith(DURABLE_PREFIXES) and not key.endswith(DERIVED_SUFFIXES)
 
 
 def validate_key(key: str, *, allow_empty: bool = False) -> str:
@@ -84,7 +92,28 @@ class LocalStore(Store):
         path = self.path(key)
         if path.is_dir():
             raise ValueError(f"store key {key!r} is a prefix of other keys, not an object")
-        atomic_write(path, bytes(data), durable=key.startswith(DURABLE_PREFIXES))
+        data = bytes(data)
+        run = S.run_of_key(key)
+        rec = S.child_record(data) if run is not None else None
+        if rec is None:
+            atomic_write(path, data, durable=_durable(key))
+            return
+        # A child's run record: the write and its summary change happen under the job's lock, so the summary
+        # sees every record it replaced exactly once, whichever process writes.
+        with self.job_lock(rec["job"]):
+            old = self.read_bytes(key)
+            atomic_write(path, data, durable=False)
+            S.fold(self, rec["job"], run, old, rec, self.update_locked)
+
+    def job_lock(self, job: str):
+        validate_key(job)
+        return exclusive_lock(self.root / "locks" / "jobs" / (job + LOCK_SUFFIX))
+
+    def update_locked(self, key: str, change):
+        new, result = change(self.read_bytes(key))
+        if new is not None:
+            atomic_write(self.path(key), bytes(new), durable=_durable(key))
+        return result
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -105,7 +134,7 @@ class LocalStore(Store):
                 if name.startswith(TMP_PREFIX):
                     continue
                 key = base + name
-                if key.startswith("counters/") and name.endswith(LOCK_SUFFIX):
+                if key.startswith(("counters/", "locks/")) and name.endswith(LOCK_SUFFIX):
                     continue
                 if key.startswith(prefix):
                     keys.append(key)
@@ -142,7 +171,7 @@ class LocalStore(Store):
         with exclusive_lock(self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX)):
             new, result = change(self.read_bytes(key))
             if new is not None:
-                atomic_write(path, bytes(new), durable=key.startswith(DURABLE_PREFIXES))
+                atomic_write(path, bytes(new), durable=_durable(key))
             return result
 
     def _read_counter(self, path: Path) -> int:
