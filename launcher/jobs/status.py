@@ -29,22 +29,38 @@ def child_names(store, job: str, job_record: dict | None = None) -> list[str]:
     return [c["name"] for c in plan.get("children", [])]
 
 
-def read_runs(store, job: str, *, reconcile_lost: bool = True) -> list[dict]:
-    """The child runs of a job (run.json each), in run order; runs whose agent is gone are marked lost first."""
+def read_runs(store, job: str, *, reconcile_lost: bool = True, last: int | None = None) -> list[dict]:
+    """The child runs of a job (run.json each), in run order; runs whose agent is gone are marked lost first.
+    last: only the last `last` runs in run order are read (`launcher runs JOB --last N`)."""
     record = read_job(store, job)
     if reconcile_lost:
         refresh = getattr(store, "refresh_job", None)
         if refresh is not None:  # a backend that knows more than the store (Azure Batch) folds it in first
             refresh(job)
             record = read_job(store, job)
+    names = child_names(store, job, record)
+    if last is not None:
+        names = sorted(names, key=R.run_sort_key)[-last:] if last > 0 else []
     out = []
-    for name in child_names(store, job, record):
+    for name in names:
         rec = store.read_json(R.run_key(name))
         out.append(rec if rec else {"run": name, "job": job, "status": R.QUEUED})
     if reconcile_lost and record and record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
         if _reconcile_runs(store, job, out):
             out = [store.read_json(R.run_key(r["run"])) or r for r in out]
     return sorted(out, key=lambda r: R.run_sort_key(r["run"]))
+
+
+def failed_runs(store, job: str, *, limit: int) -> list[dict]:
+    """The first `limit` failed or lost runs in run order: reads records only until it has them."""
+    out = []
+    for name in sorted(child_names(store, job), key=R.run_sort_key):
+        rec = store.read_json(R.run_key(name))
+        if rec and rec.get("status") in (R.FAILED, R.LOST):
+            out.append(rec)
+            if len(out) >= limit:
+                break
+    return out
 
 
 def mark_unfinished(store, job: str, status: str, reason: str) -> list[str]:

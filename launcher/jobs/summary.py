@@ -140,10 +140,11 @@ def fold(store, job: str, run: str, old_bytes: bytes | None, new_rec: dict, upda
         if current is None:
             return None, None
         try:
-            new = apply(json.loads(current), run, old, new_rec)
+            summary = json.loads(current)
+            new = apply(summary, run, old, new_rec)
         except _Recompute:
-            new = compute(store, job)
-        except (ValueError, KeyError, TypeError):  # a damaged summary: start again from the records
+            new = dict(compute(store, job), changes=summary.get("changes", 0) + 1)
+        except (ValueError, KeyError, TypeError, AttributeError):  # a damaged summary: start again from the records
             new = compute(store, job)
         return (None if new is None else encode(new)), None
 
