@@ -15,6 +15,8 @@ from launcher.jobs.summary import run_fraction  # noqa: F401 - the progress rule
 
 # An agent refreshes its heartbeat every few seconds; this much silence means it is gone.
 LOST_AFTER_SECONDS = 120.0
+#: A follower looks for lost runs (a dead supervisor or agent) this often, not at every poll.
+RECONCILE_EVERY = 5.0
 
 
 def read_job(store, job: str) -> dict | None:
@@ -180,11 +182,12 @@ def view(job_record: dict | None, summary: dict, *, cancel_requested: bool = Fal
     }
 
 
-def job_summary(store, job_name: str) -> dict:
+def job_summary(store, job_name: str, *, check_lost: bool = True) -> dict:
     """dict(status, best_hpmax, runs_done, runs_total, …) of a job; status 'unknown' if the store has no such job.
 
     Reads job.json and the job's summary (and the records of its running runs, to spot lost ones), never every
-    run record: a finished job carries its final summary in job.json, and that is all that is read."""
+    run record: a finished job carries its final summary in job.json, and that is all that is read.
+    check_lost=False skips the look for lost runs (a follower does it every RECONCILE_EVERY seconds)."""
     record = read_job(store, job_name)
     if record is None:
         return {"job": job_name, "status": "unknown", "runs_total": 0, "runs_done": 0, "best_hpmax": None}
@@ -194,7 +197,7 @@ def job_summary(store, job_name: str) -> dict:
     extra = refresh(job_name) if refresh is not None and record.get("status") != R.REMOVED else {}
     if _final_summary(record) is None:
         counts = S.read(store, job_name, record)
-        if record.get("status") != R.REMOVED and _reconcile_live(store, job_name, counts):
+        if check_lost and record.get("status") != R.REMOVED and _reconcile_live(store, job_name, counts):
             record = read_job(store, job_name) or record
             counts = _final_summary(record) or S.read(store, job_name, record)
     final = _final_summary(record)
@@ -271,8 +274,13 @@ def find_run(store, run: str) -> dict | None:
 def wait_for_job(store, job: str, *, poll: float = 0.5, on_update=None, timeout: float | None = None) -> dict:
     """Poll the job until it reaches a final state (or timeout); returns its last summary."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    last_check = None
     while True:
-        summary = job_summary(store, job)
+        # A poll reads job.json and the summary; the running runs' records (to spot lost ones) less often.
+        check = last_check is None or time.monotonic() - last_check >= RECONCILE_EVERY
+        if check:
+            last_check = time.monotonic()
+        summary = job_summary(store, job, check_lost=check)
         if on_update:
             on_update(summary)
         if summary["status"] in R.FINAL_STATES + (R.REMOVED, "unknown"):

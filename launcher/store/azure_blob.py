@@ -139,10 +139,12 @@ class AzureBlobStore(Store):
         return self._call(read, f"reading {key}")
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        from launcher.jobs import summary as S
+        rec = None
+        if key.startswith("runs/") and key.endswith("/run.json"):
+            from launcher.jobs import summary as S
 
-        run = S.run_of_key(key)
-        rec = S.child_record(data) if run is not None else None
+            run = S.run_of_key(key)
+            rec = S.child_record(data) if run is not None else None
         if rec is None:
             self.upload(key, data)
             return

@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 
 from launcher.diagnostics import LauncherError
-from launcher.jobs import summary as S
-from launcher.jobs.summary import SUMMARY
 from launcher.fsutil import atomic_write as _atomic_write
 from launcher.fsutil import exclusive_lock
 from launcher.store.base import Store
@@ -27,7 +25,7 @@ LOCK_SUFFIX = ".lock"
 #: few seconds while a run is live; an fsync each time would cost more than it saves.
 DURABLE_PREFIXES = ("counters/", "jobs/", "code/")
 #: Derived objects under a durable prefix that are recomputed when lost, so need no fsync on every change.
-DERIVED_SUFFIXES = ("/" + SUMMARY,)
+DERIVED_SUFFIXES = ("/summary.json",)  # jobs/<job>/summary.json (launcher/jobs/summary.py)
 _COUNTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -93,8 +91,12 @@ class LocalStore(Store):
         if path.is_dir():
             raise ValueError(f"store key {key!r} is a prefix of other keys, not an object")
         data = bytes(data)
-        run = S.run_of_key(key)
-        rec = S.child_record(data) if run is not None else None
+        rec = None
+        if key.startswith("runs/") and key.endswith("/run.json"):  # imported only here: start-up stays light
+            from launcher.jobs import summary as S
+
+            run = S.run_of_key(key)
+            rec = S.child_record(data) if run is not None else None
         if rec is None:
             atomic_write(path, data, durable=_durable(key))
             return
