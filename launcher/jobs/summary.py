@@ -68,14 +68,14 @@ def from_runs(job_record: dict | None, runs: list[dict], job: str | None = None)
     """The summary of these child records (pure; what the incremental updates must always equal)."""
     record = job_record or {}
     summary = empty(job or record.get("job") or "", record.get("stage_iterations"))
-    for rec in runs:
+    for n, rec in enumerate(runs):
         status, hpmax, iters, fraction = _counted(rec, summary["stage_iterations"])
         summary["counts"][status] = summary["counts"].get(status, 0) + 1
         summary["iters"] += iters
         if hpmax is not None and (summary["best_hpmax"] is None or hpmax > summary["best_hpmax"]):
             summary["best_hpmax"] = hpmax
         if fraction is not None:
-            summary["running"][rec["run"]] = fraction
+            summary["running"][rec.get("run") or f"#{n}"] = fraction
     return summary
 
 
