@@ -5,9 +5,13 @@ report.jobs.render_table uses it for tables longer than a screen; tests hold the
 
 from __future__ import annotations
 
-from rich.cells import cell_len  # the width rich gives a cell (wide characters count 2): the same columns
+from rich.cells import cell_len as _rich_cell_len  # the width rich gives a cell (wide characters count 2)
 
 SEP = "   "
+
+
+def cell_len(text: str) -> int:
+    return len(text) if text.isascii() else _rich_cell_len(text)  # ASCII (most cells): one column a character
 
 
 def render_plain(columns: list[str], cells: list[list[str]], right: list[bool]) -> str:
