@@ -3,6 +3,8 @@ os.replace, so a reader sees the old or the new content, never a mix. The one pl
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -55,3 +57,23 @@ def atomic_write(path: str | Path, data: bytes | str, *, durable: bool = False, 
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, *, mode: int = 0o666):
+    """Hold an exclusive flock on path (created if missing) for the with-block; closing the descriptor at the
+    end releases it. Lock a file of its own, not one that atomic_write replaces: a lock on a file that is
+    renamed over protects nothing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                break
+            except InterruptedError:  # a signal handler raised nothing: wait again (PEP 475 covers most cases)
+                continue
+        yield
+    finally:
+        os.close(fd)

@@ -310,6 +310,9 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
         emit("upload", (snapshot.file_count, result.uploaded_bytes))
         for name in result.parent_runs:
             emit("run", name)
+        from launcher.jobs import summary as job_counts
+
+        job_counts.start(store, result.job, job_record)  # before any run record: every change is counted
         backend.record_queued(plan)
         # Queued before submit: once submitted, the job (its supervisor) owns job.json and may finish at once.
         job_record["status"] = R.QUEUED

@@ -750,7 +750,7 @@ class BatchObserver:
                            error=f"Batch: {msg}")
                 self.store.write_json(R.run_key(run), rec)
             self._failed_seen[job_id] = counts.failed
-        if counts.active:
+        if counts.active and _may_have_lost_runs(self.store, job):
             for task in self.client.list_tasks(job_id, filter="state eq 'active' and executionInfo/requeueCount gt 0",
                                                select=["id", "state"]):
                 run = run_of_task(task.id)
@@ -758,6 +758,14 @@ class BatchObserver:
                 if rec and rec.get("status") == R.LOST:
                     rec.update(status=R.QUEUED, ended=None, error="", previous_error="requeued by Batch")
                     self.store.write_json(R.run_key(run), rec)
+
+
+def _may_have_lost_runs(store, job: str) -> bool:
+    """Only a lost run can be requeued by Batch: the job's summary says whether there is one, without a list."""
+    from launcher.jobs import summary as S
+
+    counted = store.read_json(S.summary_key(job))
+    return not counted or bool((counted.get("counts") or {}).get(R.LOST, 1))
 
 
 def _s(value) -> str:

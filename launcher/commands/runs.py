@@ -56,7 +56,11 @@ def run(args) -> int:
     if not args.jobs and not args.all:
         raise UsageError("name one or more jobs, or --all", hint="for example: launcher runs job12")
     cfg = load_config(project=args.project) if args.project else load_config()
-    jobs, runs = runs_of_jobs(cfg, args.jobs, all_jobs=args.all, target=args.target)
+    # --last alone shows the last N runs in run order: only those records are read. A sort or a filter needs
+    # every run's value first.
+    unordered = not (args.sort or args.filters or args.status)
+    jobs, runs = runs_of_jobs(cfg, args.jobs, all_jobs=args.all, target=args.target,
+                              last=args.last if unordered else None)
     columns = None
     if args.columns:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]

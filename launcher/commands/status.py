@@ -25,7 +25,7 @@ def run(args) -> int:
     from launcher.backends import store_for
     from launcher.config import load_config
     from launcher.jobs import records as R
-    from launcher.jobs.status import job_summary, read_job, read_runs
+    from launcher.jobs.status import failed_runs, job_summary, read_job
     from launcher.report import jobs as report
 
     cfg = load_config(project=args.project) if args.project else load_config()
@@ -33,7 +33,7 @@ def run(args) -> int:
     summary = job_summary(store, args.job)
     record = read_job(store, args.job) or {}
     parents = [store.read_json(R.run_key(p)) or {"run": p} for p in record.get("parents", [])]
-    failures = report.failures(read_runs(store, args.job, reconcile_lost=False))
+    failures = report.failures(failed_runs(store, args.job, limit=10) if summary.get("runs_failed") else [])
     if args.format == "json":
         sys.stdout.write(report.to_json({**summary, "parents": parents, "failures": failures}))
     else:

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 
-def runs_of_jobs(config, jobs: list[str], *, all_jobs: bool = False, target: str | None = None
-                 ) -> tuple[list[str], list[dict]]:
-    """(job names, their child runs in job order then run order)."""
+def runs_of_jobs(config, jobs: list[str], *, all_jobs: bool = False, target: str | None = None,
+                 last: int | None = None) -> tuple[list[str], list[dict]]:
+    """(job names, their child runs in job order then run order). last: only the last `last` of those runs,
+    read from the last job backwards: the records of runs not shown are not read."""
     from launcher.backends import store_for
     from launcher.jobs.status import list_jobs, read_runs
 
@@ -18,6 +19,17 @@ def runs_of_jobs(config, jobs: list[str], *, all_jobs: bool = False, target: str
             if name not in names:
                 names.append(name)
                 stores[name] = store
+    if last is not None:
+        tail: list[list[dict]] = []
+        left = max(last, 0)
+        for name in reversed(names):
+            if left <= 0:
+                break
+            store = stores.get(name) or store_for(config, name, target=target)[0]
+            got = read_runs(store, name, last=left)
+            tail.insert(0, got)
+            left -= len(got)
+        return names, [r for chunk in tail for r in chunk]
     runs: list[dict] = []
     for name in names:
         store = stores.get(name) or store_for(config, name, target=target)[0]

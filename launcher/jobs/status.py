@@ -10,9 +10,13 @@ from __future__ import annotations
 import time
 
 from launcher.jobs import records as R
+from launcher.jobs import summary as S
+from launcher.jobs.summary import run_fraction  # noqa: F401 - the progress rule's old home
 
 # An agent refreshes its heartbeat every few seconds; this much silence means it is gone.
 LOST_AFTER_SECONDS = 120.0
+#: A follower looks for lost runs (a dead supervisor or agent) this often, not at every poll.
+RECONCILE_EVERY = 5.0
 
 
 def read_job(store, job: str) -> dict | None:
@@ -27,22 +31,38 @@ def child_names(store, job: str, job_record: dict | None = None) -> list[str]:
     return [c["name"] for c in plan.get("children", [])]
 
 
-def read_runs(store, job: str, *, reconcile_lost: bool = True) -> list[dict]:
-    """The child runs of a job (run.json each), in run order; runs whose agent is gone are marked lost first."""
+def read_runs(store, job: str, *, reconcile_lost: bool = True, last: int | None = None) -> list[dict]:
+    """The child runs of a job (run.json each), in run order; runs whose agent is gone are marked lost first.
+    last: only the last `last` runs in run order are read (`launcher runs JOB --last N`)."""
     record = read_job(store, job)
     if reconcile_lost:
         refresh = getattr(store, "refresh_job", None)
         if refresh is not None:  # a backend that knows more than the store (Azure Batch) folds it in first
             refresh(job)
             record = read_job(store, job)
+    names = child_names(store, job, record)
+    if last is not None:
+        names = sorted(names, key=R.run_sort_key)[-last:] if last > 0 else []
     out = []
-    for name in child_names(store, job, record):
+    for name in names:
         rec = store.read_json(R.run_key(name))
         out.append(rec if rec else {"run": name, "job": job, "status": R.QUEUED})
     if reconcile_lost and record and record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
         if _reconcile_runs(store, job, out):
             out = [store.read_json(R.run_key(r["run"])) or r for r in out]
     return sorted(out, key=lambda r: R.run_sort_key(r["run"]))
+
+
+def failed_runs(store, job: str, *, limit: int) -> list[dict]:
+    """The first `limit` failed or lost runs in run order: reads records only until it has them."""
+    out = []
+    for name in sorted(child_names(store, job), key=R.run_sort_key):
+        rec = store.read_json(R.run_key(name))
+        if rec and rec.get("status") in (R.FAILED, R.LOST):
+            out.append(rec)
+            if len(out) >= limit:
+                break
+    return out
 
 
 def mark_unfinished(store, job: str, status: str, reason: str) -> list[str]:
@@ -85,9 +105,9 @@ def reconcile(store, job: str) -> list[str]:
     return [r["run"] for r in after if before.get(r["run"]) != r.get("status")]
 
 
-def _reconcile_runs(store, job: str, runs: list[dict]) -> bool:
+def _reconcile_runs(store, job: str, runs: list[dict], *, check_supervisor: bool = False) -> bool:
     """Given the job's (unfinished) runs as read: mark lost what lost its agent; True when something changed."""
-    if not any(r.get("status") in (R.QUEUED, R.RUNNING) for r in runs):
+    if not check_supervisor and not any(r.get("status") in (R.QUEUED, R.RUNNING) for r in runs):
         return False
     if _supervisor_gone(store, job):
         return bool(mark_unfinished(store, job, R.LOST, "the job's supervisor process is gone"))
@@ -110,20 +130,6 @@ def _reconcile_runs(store, job: str, runs: list[dict]) -> bool:
     return lost
 
 
-def run_fraction(run: dict, stage_iterations: list | None) -> float:
-    """How far a running run has got (0..1): the stages before its current one, plus its last reported
-    iteration of the current one, over all its stages' max_iterations. 0 when that is not known."""
-    iters, stage = run.get("iters"), run.get("stage")
-    if not stage_iterations or not isinstance(iters, int) or not isinstance(stage, int) or stage < 1:
-        return 0.0
-    total = sum(stage_iterations)
-    if total <= 0:
-        return 0.0
-    before = sum(stage_iterations[:stage - 1])
-    current = min(iters, stage_iterations[stage - 1]) if stage <= len(stage_iterations) else 0
-    return max(0.0, min(0.999, (before + current) / total))
-
-
 def completed_hpmaxes(runs: list[dict]) -> list[float]:
     """The hpmax of each completed run: a run that was cancelled, failed or lost has none (a record written
     before that rule may still carry the raw last value of a metric: it is ignored)."""
@@ -144,18 +150,22 @@ def parent_status(children: list[dict]) -> str:
 
 def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bool = False) -> dict:
     """The job's status from its runs (pure)."""
+    return view(job_record, S.from_runs(job_record, runs), cancel_requested=cancel_requested)
+
+
+def view(job_record: dict | None, summary: dict, *, cancel_requested: bool = False) -> dict:
+    """The job's status from its summary's counts (jobs/summary.py): what `status`, `jobs` and the follower show."""
     counts = {s: 0 for s in R.RUN_STATES}
-    for r in runs:
-        counts[r.get("status", R.QUEUED)] = counts.get(r.get("status", R.QUEUED), 0) + 1
-    total = len(runs) or (job_record or {}).get("total_runs", 0)
+    counts.update(summary.get("counts") or {})
+    known = sum(counts.values())
+    total = known or (job_record or {}).get("total_runs", 0)
     done = sum(counts[s] for s in R.FINAL_STATES)
-    hpmaxes = completed_hpmaxes(runs)
     status = (job_record or {}).get("status", R.QUEUED)
     if status not in (R.SUBMITTING, R.REMOVED):
-        if runs and done == len(runs):
+        if known and done == known:
             if counts[R.CANCELLED] or cancel_requested:
                 status = R.CANCELLED
-            elif counts[R.COMPLETED] == len(runs):
+            elif counts[R.COMPLETED] == known:
                 status = R.COMPLETED
             else:
                 status = R.FAILED
@@ -165,27 +175,46 @@ def summarize(job_record: dict | None, runs: list[dict], *, cancel_requested: bo
             status = R.QUEUED
     return {
         "job": (job_record or {}).get("job"), "status": status, "runs_total": total, "runs_done": done,
-        "progress": round(done + sum(run_fraction(r, (job_record or {}).get("stage_iterations"))
-                                     for r in runs if r.get("status") == R.RUNNING), 3),
+        "progress": round(done + sum((summary.get("running") or {}).values()), 3),
         "runs_completed": counts[R.COMPLETED], "runs_running": counts[R.RUNNING], "runs_queued": counts[R.QUEUED],
         "runs_failed": counts[R.FAILED] + counts[R.LOST], "runs_cancelled": counts[R.CANCELLED],
-        "best_hpmax": max(hpmaxes) if hpmaxes else None,
+        "best_hpmax": summary.get("best_hpmax"),
     }
 
 
-def job_summary(store, job_name: str) -> dict:
-    """dict(status, best_hpmax, runs_done, runs_total, …) of a job; status 'unknown' if the store has no such job."""
-    record = read_job(store, job_name)
+def job_summary(store, job_name: str, *, check_lost: bool = True, record: dict | None = None) -> dict:
+    """dict(status, best_hpmax, runs_done, runs_total, …) of a job; status 'unknown' if the store has no such job.
+
+    Reads job.json and the job's summary (and the records of its running runs, to spot lost ones), never every
+    run record: a finished job carries its final summary in job.json, and that is all that is read.
+    check_lost=False skips the look for lost runs (a follower does it every RECONCILE_EVERY seconds); record: the
+    job.json a follower read a moment ago (at 10,000 runs it is 100+ KB of run names: not parsed every poll)."""
+    if record is None or record.get("status") in R.FINAL_STATES + (R.REMOVED, R.SUBMITTING):
+        record = read_job(store, job_name)
     if record is None:
         return {"job": job_name, "status": "unknown", "runs_total": 0, "runs_done": 0, "best_hpmax": None}
     # A store opened by a cloud backend (Azure Batch) carries refresh_job: it folds in what only the service
     # knows (a quota keeping the job waiting, tasks that failed before their agent started, a held pool).
     refresh = getattr(store, "refresh_job", None)
     extra = refresh(job_name) if refresh is not None and record.get("status") != R.REMOVED else {}
-    runs = read_runs(store, job_name)
-    if record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
-        record = read_job(store, job_name) or record  # reconcile (or the job itself) may have finished it
-    summary = summarize(record, runs, cancel_requested=store.exists(R.job_key(job_name, "cancel")))
+    if _final_summary(record) is None:
+        counts = S.read(store, job_name, record)
+        if check_lost and record.get("status") != R.REMOVED and _reconcile_live(store, job_name, counts):
+            record = read_job(store, job_name) or record
+            counts = _final_summary(record) or S.read(store, job_name, record)
+    final = _final_summary(record)
+    if final is not None:
+        summary = view(record, final, cancel_requested=bool(final.get("cancel_requested")))
+    else:
+        summary = view(record, counts, cancel_requested=store.exists(R.job_key(job_name, "cancel")))
+        if summary["status"] in R.FINAL_STATES and record.get("status") not in (R.SUBMITTING, R.REMOVED):
+            record = read_job(store, job_name) or record  # the supervisor may have settled it already
+            if _final_summary(record) is None:
+                finish_job(store, job_name)  # every run ended: settle job.json once, so later reads stop here
+                record = read_job(store, job_name) or record
+            if _final_summary(record) is not None:
+                summary = view(record, _final_summary(record),
+                               cancel_requested=bool(_final_summary(record).get("cancel_requested")))
     summary["job"] = summary.get("job") or job_name  # a record written half-way still says whose it is
     summary.update({k: record.get(k) for k in ("created", "runspec", "target", "description", "ended")})
     if extra:
@@ -195,16 +224,38 @@ def job_summary(store, job_name: str) -> dict:
     return summary
 
 
+def _final_summary(record: dict) -> dict | None:
+    """The summary finish_job left in a finished job's job.json (None while the job runs, or for a job that
+    finished before summaries existed: job_summary settles that one once)."""
+    final = record.get("summary")
+    if record.get("status") in R.FINAL_STATES and isinstance(final, dict) and final.get("version") == S.VERSION:
+        return final
+    return None
+
+
+def _reconcile_live(store, job: str, summary: dict) -> bool:
+    """Mark lost what lost its agent, reading only the records of the running runs; True when something changed."""
+    counts = summary.get("counts") or {}
+    if not counts.get(R.QUEUED) and not counts.get(R.RUNNING):
+        return False
+    running = [store.read_json(R.run_key(name)) or {"run": name} for name in (summary.get("running") or {})]
+    return _reconcile_runs(store, job, running, check_supervisor=True)
+
+
 def finish_job(store, job: str) -> None:
     """Write the final status into job.json once every run has ended (the ledger reads it from there)."""
     record = read_job(store, job)
     if not record or record.get("status") in (R.SUBMITTING, R.REMOVED):
         return
     runs = [store.read_json(R.run_key(n)) or {"status": R.QUEUED} for n in child_names(store, job, record)]
-    summary = summarize(record, runs, cancel_requested=store.exists(R.job_key(job, "cancel")))
-    if summary["status"] in R.FINAL_STATES and record.get("status") != summary["status"]:
+    cancel_requested = store.exists(R.job_key(job, "cancel"))
+    counts = S.from_runs(record, runs, job)
+    summary = view(record, counts, cancel_requested=cancel_requested)
+    if summary["status"] in R.FINAL_STATES and (record.get("status") != summary["status"]
+                                               or _final_summary(record) is None):
+        # The final summary goes into job.json: readers of a finished job read nothing else.
         record.update(status=summary["status"], ended=record.get("ended") or R.now_iso(),
-                      best_hpmax=summary["best_hpmax"])
+                      best_hpmax=summary["best_hpmax"], summary=dict(counts, cancel_requested=cancel_requested))
         store.write_json(R.job_key(job, "job.json"), record)
         # Parent runs (one per node) end with their children: completed if all of theirs did.
         by_name = dict(zip(child_names(store, job, record), runs))
@@ -230,8 +281,15 @@ def find_run(store, run: str) -> dict | None:
 def wait_for_job(store, job: str, *, poll: float = 0.5, on_update=None, timeout: float | None = None) -> dict:
     """Poll the job until it reaches a final state (or timeout); returns its last summary."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    last_check = None
+    record = None
     while True:
-        summary = job_summary(store, job)
+        # A poll reads the summary; job.json and the running runs' records (to spot lost ones) less often.
+        check = last_check is None or time.monotonic() - last_check >= RECONCILE_EVERY
+        if check:
+            last_check = time.monotonic()
+            record = read_job(store, job)
+        summary = job_summary(store, job, check_lost=check, record=record)
         if on_update:
             on_update(summary)
         if summary["status"] in R.FINAL_STATES + (R.REMOVED, "unknown"):

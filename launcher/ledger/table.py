@@ -411,19 +411,14 @@ def update_ledger_file(path: str | Path, update: Callable[[Ledger], Ledger], *,
 
     Local launches and refreshes on one machine take the same lock (lock_dir/ledger.lock, by default in the
     store folder, which is git-ignored), so none of their rows is lost. An unparseable file is left alone."""
-    import fcntl
+    from launcher.fsutil import exclusive_lock
 
     path = Path(path)
     lock_dir = Path(lock_dir) if lock_dir is not None else path.parent
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / "ledger.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive_lock(lock_dir / "ledger.lock", mode=0o644):
         ledger = read_ledger(path, display=display)
         new = update(ledger)
         if new == ledger:
             return new, False
         write_ledger(path, new)
         return new, True
-    finally:
-        os.close(fd)  # releases the lock

@@ -152,18 +152,30 @@ def sort_runs(runs: list[dict], key: str, *, reverse: bool = False) -> list[dict
     return _sort(runs, key, reverse=reverse)
 
 
-def render_table(columns: list[str], rows: list[list], *, title: str | None = None) -> str:
-    """A plain aligned table (rich, no colour), as wide as it needs to be: pipes and files get every column."""
+#: Tables longer than this (more than a screen) are rendered as plain text, rich only below (report/plaintable.py).
+RICH_MAX_ROWS = 60
+
+
+def render_table(columns: list[str], rows: list[list], *, title: str | None = None, plain: bool | None = None) -> str:
+    """A plain aligned table (no colour), as wide as it needs to be: pipes and files get every column. rich lays
+    out what fits a screen; a longer table (plain=None) or plain=True gets the same text from plaintable.py."""
+    right = [any(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
+             for i in range(len(columns))]
+    cells = [[fmt(v) for v in row] for row in rows]
+    if title is None and (plain if plain is not None else len(rows) > RICH_MAX_ROWS):
+        from launcher.report.plaintable import render_plain
+
+        return render_plain(columns, cells, right)
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False)
-    for i, c in enumerate(columns):
-        numeric = any(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
-        table.add_column(c, justify="right" if numeric else "left", no_wrap=True)
-    for row in rows:
-        table.add_row(*[fmt(v) for v in row])
+    for c, r in zip(columns, right):
+        table.add_column(c, justify="right" if r else "left", no_wrap=True)
+    for row in cells:
+        table.add_row(*[Text(v) for v in row])  # cells are values, never rich markup ("[lr]" stays "[lr]")
     buf = io.StringIO()
     Console(file=buf, width=100_000, color_system=None, force_terminal=False, highlight=False).print(table)
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines() if line.strip()) + "\n"

@@ -139,7 +139,19 @@ class AzureBlobStore(Store):
         return self._call(read, f"reading {key}")
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        self.upload(key, data)
+        rec = None
+        if key.startswith("runs/") and key.endswith("/run.json"):
+            from launcher.jobs import summary as S
+
+            run = S.run_of_key(key)
+            rec = S.child_record(data) if run is not None else None
+        if rec is None:
+            self.upload(key, data)
+            return
+        # A child's run record: replace it with If-Match on the version read, so the summary folds in exactly
+        # the record this write replaced; then the summary's own compare-and-swap (update()).
+        old = self.update(key, lambda current: (bytes(data), current))
+        S.fold(self, rec["job"], run, old, rec, self.update)
 
     def upload(self, key: str, data: bytes, *, if_absent: bool = False, progress=None) -> int:
         """Put data at key; returns the bytes sent (0 when if_absent and the blob exists already).

@@ -7,6 +7,8 @@ embedded default) and an Azure Blob container (store/azure_blob.py). Keys are '/
     counters/<workspace>-runs     next run number in a workspace (runN)
     jobs/<job>/job.json           the job record; jobs/<job>/launched_job_spec.yaml; jobs/<job>/plan.json
     jobs/<job>/search.json        an adaptive search's assignments (updated atomically with update())
+    jobs/<job>/summary.json       counts by status, best hpmax, progress: updated with every run.json write
+                                  (launcher/jobs/summary.py), so a job is watched without reading its runs
     code/<sha256>.zip             content-addressed code snapshots
     runs/<run>/run.json           a run's record; console.txt, metrics.jsonl, mirrored/<path>
 """
@@ -68,6 +70,17 @@ class Store(ABC):
         calls change() again when another writer was first (so change() must have no side effects beyond its
         return value). None as new bytes writes nothing. Returns the result of the change() that took effect."""
         raise NotImplementedError(f"{type(self).__name__} has no atomic update")
+
+    def job_lock(self, job: str):
+        """A lock that serialises the writes of one job's run records with its summary's (jobs/summary.py).
+        Stores without locks (the blob store) use compare-and-swap instead: nothing to hold."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def update_locked(self, key: str, change):
+        """update(), for a caller that holds job_lock() of the key's job already."""
+        return self.update(key, change)
 
     # Conveniences built on the primitives; implementations may override them for speed.
     def read_text(self, key: str) -> str | None:

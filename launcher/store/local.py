@@ -8,14 +8,13 @@ it would protect nothing.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import re
 from pathlib import Path
 
 from launcher.diagnostics import LauncherError
 from launcher.fsutil import atomic_write as _atomic_write
+from launcher.fsutil import exclusive_lock
 from launcher.store.base import Store
 
 #: Temp files start with this; list() hides them and keys may not use it.
@@ -25,7 +24,13 @@ LOCK_SUFFIX = ".lock"
 #: a power cut would hand out a number twice or orphan a job. Run files (console, metrics) are rewritten every
 #: few seconds while a run is live; an fsync each time would cost more than it saves.
 DURABLE_PREFIXES = ("counters/", "jobs/", "code/")
+#: Derived objects under a durable prefix that are recomputed when lost, so need no fsync on every change.
+DERIVED_SUFFIXES = ("/summary.json",)  # jobs/<job>/summary.json (launcher/jobs/summary.py)
 _COUNTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _durable(key: str) -> bool:
+    return key.startswith(DURABLE_PREFIXES) and not key.endswith(DERIVED_SUFFIXES)
 
 
 def validate_key(key: str, *, allow_empty: bool = False) -> str:
@@ -85,7 +90,32 @@ class LocalStore(Store):
         path = self.path(key)
         if path.is_dir():
             raise ValueError(f"store key {key!r} is a prefix of other keys, not an object")
-        atomic_write(path, bytes(data), durable=key.startswith(DURABLE_PREFIXES))
+        data = bytes(data)
+        rec = None
+        if key.startswith("runs/") and key.endswith("/run.json"):  # imported only here: start-up stays light
+            from launcher.jobs import summary as S
+
+            run = S.run_of_key(key)
+            rec = S.child_record(data) if run is not None else None
+        if rec is None:
+            atomic_write(path, data, durable=_durable(key))
+            return
+        # A child's run record: the write and its summary change happen under the job's lock, so the summary
+        # sees every record it replaced exactly once, whichever process writes.
+        with self.job_lock(rec["job"]):
+            old = self.read_bytes(key)
+            atomic_write(path, data, durable=False)
+            S.fold(self, rec["job"], run, old, rec, self.update_locked)
+
+    def job_lock(self, job: str):
+        validate_key(job)
+        return exclusive_lock(self.root / "locks" / "jobs" / (job + LOCK_SUFFIX))
+
+    def update_locked(self, key: str, change):
+        new, result = change(self.read_bytes(key))
+        if new is not None:
+            atomic_write(self.path(key), bytes(new), durable=_durable(key))
+        return result
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -106,7 +136,7 @@ class LocalStore(Store):
                 if name.startswith(TMP_PREFIX):
                     continue
                 key = base + name
-                if key.startswith("counters/") and name.endswith(LOCK_SUFFIX):
+                if key.startswith(("counters/", "locks/")) and name.endswith(LOCK_SUFFIX):
                     continue
                 if key.startswith(prefix):
                     keys.append(key)
@@ -130,43 +160,21 @@ class LocalStore(Store):
         folder = self.root / "counters"
         folder.mkdir(parents=True, exist_ok=True)
         value_path = folder / counter
-        lock_fd = os.open(folder / (counter + LOCK_SUFFIX), os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            while True:
-                try:
-                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
-                    break
-                except OSError as exc:  # EINTR on a signal: try again
-                    if exc.errno != errno.EINTR:
-                        raise
+        with exclusive_lock(folder / (counter + LOCK_SUFFIX)):
             current = max(self._read_counter(value_path), above)
             if count:
                 atomic_write(value_path, f"{current + count}\n".encode(), durable=True)
             return range(current + 1, current + count + 1)
-        finally:
-            os.close(lock_fd)  # closing the descriptor releases the flock
 
     def update(self, key: str, change):
         """Read-change-write under an exclusive flock on locks/store/<key>.lock (the object itself is replaced on
         every write, so a lock on it would protect nothing)."""
         path = self.path(key)
-        lock_path = self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX)
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            while True:
-                try:
-                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
-                    break
-                except OSError as exc:  # EINTR on a signal: try again
-                    if exc.errno != errno.EINTR:
-                        raise
+        with exclusive_lock(self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX)):
             new, result = change(self.read_bytes(key))
             if new is not None:
-                atomic_write(path, bytes(new), durable=key.startswith(DURABLE_PREFIXES))
+                atomic_write(path, bytes(new), durable=_durable(key))
             return result
-        finally:
-            os.close(lock_fd)
 
     def _read_counter(self, path: Path) -> int:
         try:
