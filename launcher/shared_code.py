@@ -103,20 +103,43 @@ def run_tree(tree: Path, dest: Path, writable: list[str]) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """rmtree that also removes read-only trees (folders made writable again first)."""
+    """rmtree that also removes a read-only tree (its folders made writable again first)."""
     if not os.path.lexists(path):
         return
+    if os.path.isdir(path) and not os.path.islink(path):
+        for dirpath, _dirs, _files in os.walk(path):
+            try:
+                os.chmod(dirpath, 0o755)
+            except OSError:
+                pass
+    shutil.rmtree(path, ignore_errors=True)
 
-    def writable_again(func, failed, _exc) -> None:
-        try:
-            os.chmod(os.path.dirname(failed), 0o755)
-            if os.path.isdir(failed) and not os.path.islink(failed):
-                os.chmod(failed, 0o755)
-            func(failed)
-        except OSError:
-            pass
 
-    shutil.rmtree(path, onerror=writable_again)
+class Remover:
+    """Removes folders in a background thread, so that a run's slot is free as soon as its process ends;
+    drain() waits for what is queued (the supervisor at the end of its job)."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="remover", daemon=True)
+        self._thread.start()
+
+    def __call__(self, path: Path) -> None:
+        self._queue.put(Path(path))
+
+    def _work(self) -> None:
+        while True:
+            path = self._queue.get()
+            try:
+                if path is not None:
+                    remove_tree(path)
+            finally:
+                self._queue.task_done()
+
+    def drain(self) -> None:
+        self._queue.join()
 
 
 class _FileLock:
