@@ -172,6 +172,7 @@ def bare_rate(root: Path, runs: int, slots: int) -> float:
 
 
 def baseline_code(ref: str, dest: Path) -> Path | None:
+    """The launcher package of ref, unpacked into dest (no worktree or checkout of this repository is touched)."""
     archive = subprocess.run(["git", "archive", "--format=tar", ref, "launcher"], cwd=REPO, capture_output=True)
     if archive.returncode != 0:
         return None

@@ -104,22 +104,13 @@ def git_archive_seconds(repo: Path, dest: Path) -> float:
     return time.perf_counter() - start
 
 
-def baseline_checkout(ref: str, dest: Path) -> Path | None:
-    """The launcher package of ref, unpacked (no worktree, no checkout of this repository is touched)."""
-    repo = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(["git", "archive", "--format=tar", ref, "launcher"], cwd=repo, capture_output=True)
-    if archive.returncode != 0:
-        return None
-    dest.mkdir(parents=True)
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
-    return dest
-
-
 def big_tree(tmp: Path, baseline_ref: str, megabytes: int) -> None:
     repo = tmp / "big"
     make_big_repo(repo, FILES, megabytes)
     here = Path(__file__).resolve().parent.parent
-    old = baseline_checkout(baseline_ref, tmp / "baseline")
+    from local_backend import baseline_code  # the launcher package of a ref, unpacked into a temp folder
+
+    old = baseline_code(baseline_ref, tmp / "baseline")
     rows = []
     for round_ in range(2):  # alternate, best of 2: a shared machine's load hits all alike
         seconds, base, peak, sha = measure_in_process(here, repo)
