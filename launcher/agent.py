@@ -3,7 +3,9 @@
     python -m launcher.agent --store STORE JOB RUN [--work DIR] [--node NAME]
 
 1. reads jobs/<job>/plan.json and the run's record, marks the run running (node, host, pid, start);
-2. fetches code/<sha256>.zip (cached per work folder) and unpacks it into <work>/<run>/code;
+2. gets the job's code tree on this node (code/<sha256>.zip fetched, verified and unpacked once per job per node,
+   read-only: launcher/shared_code.py) and makes <work>/<run>/code an overlay of it (symlinks; real folders only
+   for working_dir and the results folder beside it, so a run's folder holds only what it writes);
 3. (adaptive searches: pulls the run's values first, see launcher/hpsearch/assign.py) writes
    launched_job_spec.yaml and, when HPs were chosen, downloaded_hp_config.yaml
    (`hyperparameter-runset: {name: value}`, the rl_nexus contract) into the project's working_dir there;
@@ -37,12 +39,12 @@ from pathlib import Path
 
 from launcher.jobs import records as R
 from launcher.layout import XT_METRICS_ENV
-from launcher.package import extract_snapshot
+from launcher.package import RUN_OUTPUT_NAMES
+from launcher.shared_code import content_sha256, job_tree, remove_tree, run_tree
 
 DEFAULT_MIRROR_INTERVAL = 3.0
 HP_FILE = "downloaded_hp_config.yaml"  # rl_nexus's name for a run's HP values
 XT_METRICS_FILE = "xt_metrics.jsonl"  # what the run logged through the drop-in xtlib.run (beside run.json)
-_FETCH_LOCK = threading.Lock()
 # Files copied beside run.json (besides mirrored/), so monitoring finds them even when experiment_path is
 # outside ../results.
 _RESULT_FILES = ("metrics.jsonl", "summary.json", "repro_spec.yaml")
@@ -167,30 +169,19 @@ def build_argv(plan: dict, child: dict, *, has_hp_file: bool, code_dir: Path | N
     return argv
 
 
-_CODE_CACHE: dict[str, bytes] = {}
-_CONTENT_KEY = re.compile(r"(?:^|/)([0-9a-f]{64})\.zip$")
-
-
 def verify_content_addressed(key: str, data: bytes) -> None:
     """code/<sha256>.zip must hash to its name: a blob changed after upload is never unpacked or run."""
-    m = _CONTENT_KEY.search(key)
-    if m is None:
-        raise RuntimeError(f"{key} is not a content-addressed code snapshot (code/<sha256>.zip)")
     actual = hashlib.sha256(data).hexdigest()
-    if actual != m.group(1):
+    if actual != content_sha256(key):
         raise RuntimeError(f"code snapshot {key} was changed after upload (its sha256 is {actual}): not running it")
 
 
-def _fetch_code(store, code_key: str) -> bytes:
-    """The code zip, fetched once per process (the local supervisor runs every child of a job in one)."""
-    with _FETCH_LOCK:
-        if code_key not in _CODE_CACHE:
-            data = store.read_bytes(code_key)
-            if data is None:
-                raise RuntimeError(f"code snapshot {code_key} is not in the store")
-            verify_content_addressed(code_key, data)
-            _CODE_CACHE[code_key] = data
-        return _CODE_CACHE[code_key]
+def _own_file(path: Path, data: bytes) -> None:
+    """Write a file of the run into its overlay: a symlink to the shared tree there is replaced, never written
+    through (the tree is read-only, and other runs of the job use it)."""
+    if path.is_symlink():
+        path.unlink()
+    path.write_bytes(data)
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -251,8 +242,13 @@ def _kill_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
 
 def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = None,
               cancel_event: threading.Event | None = None, mirror_interval: float = DEFAULT_MIRROR_INTERVAL,
-              poll: float = 0.1, plan: dict | None = None, launched_spec: bytes | None = None) -> dict:
-    """Run one child run to its end; returns its final run record (also written to the store)."""
+              poll: float = 0.1, plan: dict | None = None, launched_spec: bytes | None = None,
+              code_root: Path | None = None, spawn=None, remove=remove_tree) -> dict:
+    """Run one child run to its end; returns its final run record (also written to the store).
+
+    code_root: where the job's shared code trees live on this node (default <work_root>/.code); spawn: starts
+    the run's process (a fork server's, launcher/forkserver.py; default a fresh interpreter); remove: how a
+    completed run's folder goes (the supervisor's removes it in the background)."""
     cancel_event = cancel_event or threading.Event()
     plan = plan or store.read_json(R.job_key(job, "plan.json"))
     if not plan:
@@ -294,21 +290,28 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
             store.write_json(key, rec)
         if workdir.exists():  # a retried run starts clean
             shutil.rmtree(workdir)
-        code_dir.mkdir(parents=True)
-        extract_snapshot(_fetch_code(store, plan["code_key"]), code_dir)
-        if not run_dir.is_dir():
+        tree = job_tree(Path(code_root) if code_root else Path(work_root) / ".code", job, plan["code_key"], store)
+        working_dir = Path(plan.get("working_dir", ".")).as_posix()
+        if not (tree / working_dir).is_dir():
             raise RuntimeError(f"working_dir {plan.get('working_dir')!r} is not a folder of the code snapshot")
+        # Real folders where the run writes: its working dir and ../results beside it (inside the code tree
+        # unless working_dir is the top); everything else links to the shared, read-only tree.
+        writable = [working_dir] + ([(Path(working_dir).parent / "results").as_posix()] if working_dir != "." else [])
+        run_tree(tree, code_dir, writable)
+        for name in RUN_OUTPUT_NAMES:  # rl_nexus writes these in its working dir, even when the snapshot has them
+            if (run_dir / name).is_symlink():
+                (run_dir / name).unlink()
         results_dir.mkdir(parents=True, exist_ok=True)
         spec_bytes = launched_spec if launched_spec is not None else store.read_bytes(
             R.job_key(job, "launched_job_spec.yaml"))
         if spec_bytes is None:
             raise RuntimeError(f"{job} has no launched_job_spec.yaml in the store")
-        (run_dir / "launched_job_spec.yaml").write_bytes(spec_bytes)
+        _own_file(run_dir / "launched_job_spec.yaml", spec_bytes)
         has_hp = bool(child["hparams"]) and bool(plan.get("hp_tuning"))
         if has_hp:
             from launcher.runtime.hpconfig import render_hp_config
 
-            (run_dir / HP_FILE).write_text(render_hp_config(child["hparams"]), encoding="utf-8")
+            _own_file(run_dir / HP_FILE, render_hp_config(child["hparams"]).encode("utf-8"))
         argv = build_argv(plan, child, has_hp_file=has_hp, code_dir=code_dir)
         env = dict(os.environ, PYTHONUNBUFFERED="1", LAUNCHER_JOB=job, LAUNCHER_RUN=run,
                    XT_RUN_NAME=run)  # XT_RUN_NAME: an rl_nexus run.py executes instead of launching again
@@ -318,12 +321,7 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
         data_dir = os.environ.get("XT_DATA_DIR") or plan.get("datastore")
         if data_dir:
             env["XT_DATA_DIR"] = data_dir
-        with open(console, "wb") as out:
-            # Its own session (cancel kills the whole group) and, on Linux, death with its agent: the parent-death
-            # signal fires when the thread that forked it ends, and run_child waits for the run in that thread.
-            proc = subprocess.Popen(argv, cwd=run_dir, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                    preexec_fn=die_with_parent_preexec())
+        proc = (spawn or start_process)(argv, cwd=run_dir, env=env, console=console)
         rec.update(pid=proc.pid, command=argv)
         store.write_json(key, rec)
 
@@ -351,8 +349,13 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
             store.write_json(key, rec)
 
         next_tick = time.monotonic() + mirror_interval
-        while proc.poll() is None:
-            if cancel_event.wait(poll):
+        while True:
+            try:  # wakes as soon as the run ends (a short run must not wait out a polling interval)
+                proc.wait(timeout=poll)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if cancel_event.is_set():
                 cancelled = True
                 _kill_group(proc)
                 break
@@ -382,8 +385,17 @@ def run_child(store, job: str, run: str, *, work_root: Path, node: str | None = 
     store.write_json(key, rec)
     if rec["status"] == R.COMPLETED:
         # Everything worth keeping is in the store now; a failed run's folder stays for a post-mortem.
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove(workdir)
     return rec
+
+
+def start_process(argv: list[str], *, cwd: Path, env: dict, console: Path) -> subprocess.Popen:
+    """The run's process, a fresh interpreter: its own session (cancel kills the whole group) and, on Linux,
+    death with its agent (the parent-death signal fires when the thread that forked it ends, and run_child waits
+    for the run in that thread)."""
+    with open(console, "wb") as out:
+        return subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, start_new_session=True, preexec_fn=die_with_parent_preexec())
 
 
 def _read_json(path: Path):

@@ -13,8 +13,8 @@ import hashlib
 import io
 import os
 import stat
+import weakref
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from launcher import gitutil
@@ -54,31 +54,56 @@ CODE_SUFFIXES = (".py", ".pyx", ".pyi", ".yaml", ".yml", ".toml", ".cfg", ".ini"
 CODE_NAMES = ("requirements*.txt", "Makefile", "Dockerfile")
 
 
-@dataclass
 class Snapshot:
-    zip_bytes: bytes = field(repr=False)
-    sha256: str
-    file_count: int
-    byte_count: int  # total size of the packed files, uncompressed
-    commit: str  # HEAD's full sha ('' in a repository without commits)
-    dirty: bool
-    dirty_files: list[str]
-    files: list[str] = field(repr=False, default_factory=list)
-    untracked: list[str] = field(default_factory=list)  # untracked files that are neither code nor packed
-    skipped: list[str] = field(default_factory=list)  # tracked entries that are not files (submodules, deleted)
+    """What build_snapshot packed. The zip is a temporary file (zip_path, removed when the snapshot is dropped),
+    so that memory does not grow with the repository; zip_bytes reads it (small snapshots and tests)."""
+
+    def __init__(self, zip_bytes: bytes | None = None, sha256: str = "", file_count: int = 0, byte_count: int = 0,
+                 commit: str = "", dirty: bool = False, dirty_files: list[str] | None = None, *,
+                 zip_path: Path | None = None, files: list[str] | None = None, untracked: list[str] | None = None,
+                 skipped: list[str] | None = None) -> None:
+        self._zip_data = zip_bytes
+        self.zip_path = zip_path
+        self.sha256 = sha256
+        self.file_count = file_count
+        self.byte_count = byte_count  # total size of the packed files, uncompressed
+        self.commit = commit  # HEAD's full sha ('' in a repository without commits)
+        self.dirty = dirty
+        self.dirty_files = list(dirty_files or [])
+        self.files = list(files or [])
+        self.untracked = list(untracked or [])  # untracked files that are neither code nor packed
+        self.skipped = list(skipped or [])  # tracked entries that are not files (submodules, deleted)
+        if zip_path is not None:
+            weakref.finalize(self, _remove, Path(zip_path))
+
+    def __repr__(self) -> str:
+        return f"Snapshot(sha256={self.sha256!r}, file_count={self.file_count}, commit={self.commit!r})"
 
     @property
     def key(self) -> str:
         return f"{CODE_PREFIX}{self.sha256}.zip"
 
     @property
+    def zip_bytes(self) -> bytes:
+        if self._zip_data is None:
+            return Path(self.zip_path).read_bytes()
+        return self._zip_data
+
+    @property
     def zip_size(self) -> int:
-        return len(self.zip_bytes)
+        return len(self._zip_data) if self._zip_data is not None else Path(self.zip_path).stat().st_size
 
     def to_dict(self) -> dict:
         return {"key": self.key, "sha256": self.sha256, "file_count": self.file_count, "byte_count": self.byte_count,
                 "zip_size": self.zip_size, "commit": self.commit, "dirty": self.dirty,
                 "dirty_files": list(self.dirty_files), "skipped": list(self.skipped)}
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def secret_reason(rel_path: str) -> str:
@@ -235,49 +260,169 @@ def build_snapshot(project_dir: str | Path, *, extras: list[str] | tuple[str, ..
             files[path] = bool((project_dir / path).stat().st_mode & stat.S_IXUSR)
 
     secrets += [f"{p} ({reason})" for p in sorted(files) if (reason := secret_reason(p))]
-    contents: dict[str, bytes] = {path: (project_dir / path).read_bytes() for path in sorted(files)}
-    if not secrets:  # a refusal by name says enough; the content scan is for what names do not show
-        from launcher.secrets import SecretScanner
+    if secrets:  # a refusal by name says enough; the content scan is for what names do not show
+        _refuse(secrets)
+    zip_path, sha256, byte_count, found = _pack(project_dir, files)
+    if found:
+        _refuse(found)
+    return Snapshot(zip_path=zip_path, sha256=sha256, file_count=len(files), byte_count=byte_count,
+                    commit=gitutil.head_commit(project_dir), dirty=bool(dirty), dirty_files=dirty,
+                    files=sorted(files), skipped=sorted(skipped),
+                    untracked=[p for p in untracked if p not in files])
 
-        found = SecretScanner(project_dir).scan({p: (project_dir / p, data) for p, data in contents.items()})
-        secrets += [f"{f.path} (line {f.line}: {f.kind})" for f in found]
-    if secrets:
-        raise LauncherError("refusing to upload files that look like secrets: " + "; ".join(sorted(secrets)),
-                            hint="remove them from git (`git rm --cached FILE`, then add them to .gitignore) and "
-                                 "pass secrets as environment variables or a key vault. A file that holds no "
-                                 "secret: rename it (e.g. `.env.example`); a finding that is no secret: mark the "
-                                 "line `# pragma: allowlist secret`, or list it in a detect-secrets baseline "
-                                 "(`detect-secrets scan > .secrets.baseline`, see docs/jobs.md)")
 
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path in sorted(contents):
-            zf.writestr(_zip_info(path, files[path]), contents[path],
-                        compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
-    data = buf.getvalue()
-    return Snapshot(zip_bytes=data, sha256=hashlib.sha256(data).hexdigest(), file_count=len(contents),
-                    byte_count=sum(len(v) for v in contents.values()), commit=gitutil.head_commit(project_dir),
-                    dirty=bool(dirty), dirty_files=dirty, files=sorted(contents), skipped=sorted(skipped),
-                    untracked=[p for p in untracked if p not in contents])
+def _refuse(secrets: list[str]) -> None:
+    raise LauncherError("refusing to upload files that look like secrets: " + "; ".join(sorted(secrets)),
+                        hint="remove them from git (`git rm --cached FILE`, then add them to .gitignore) and "
+                             "pass secrets as environment variables or a key vault. A file that holds no "
+                             "secret: rename it (e.g. `.env.example`); a finding that is no secret: mark the "
+                             "line `# pragma: allowlist secret`, or list it in a detect-secrets baseline "
+                             "(`detect-secrets scan > .secrets.baseline`, see docs/jobs.md)")
+
+
+#: Files are read, scanned and zipped in batches of about this many bytes, so that memory stays flat however
+#: large the repository (the secret screen's views of a batch cost a few times its size).
+BATCH_BYTES = 4 << 20
+#: A larger file is zipped in chunks and goes to detect-secrets' own line-by-line scan, never into memory whole.
+LARGE_FILE = 8 << 20
+CHUNK = 1 << 20
+
+
+class _HashedFile:
+    """The zip's temporary file, hashed as it grows. zipfile seeks back to complete each entry's local header, so
+    the hash takes the bytes up to where zipfile stands once an entry is complete (read back from the page cache,
+    a few KB at a time), never bytes that may still change."""
+
+    def __init__(self, fh) -> None:
+        self.fh = fh
+        self.sha = hashlib.sha256()
+        self.hashed = 0
+
+    def catch_up(self) -> None:
+        self.fh.flush()
+        end = self.fh.tell()
+        fd = self.fh.fileno()
+        while self.hashed < end:
+            chunk = os.pread(fd, min(CHUNK, end - self.hashed), self.hashed)
+            if not chunk:
+                break
+            self.sha.update(chunk)
+            self.hashed += len(chunk)
+
+
+def _pack(project_dir: Path, files: dict[str, bool]) -> tuple[Path | None, str, int, list[str]]:
+    """Zip files (path -> executable) in sorted order into a temporary file, scanning their content for secrets
+    batch by batch on the way; returns (zip path, its sha256, bytes packed, secret findings). With findings the
+    zip is removed (nothing half-written stays) and the path is None."""
+    import tempfile
+
+    from launcher.secrets import SecretScanner
+
+    scanner = SecretScanner(project_dir)
+    findings: list[str] = []
+    fd, name = tempfile.mkstemp(prefix="launcher-snapshot-", suffix=".zip")
+    zip_path = Path(name)
+    byte_count = 0
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            hashed = _HashedFile(fh)
+            with zipfile.ZipFile(fh, "w") as zf:
+                batch: dict[str, tuple[Path, bytes | None]] = {}
+                size = 0
+
+                def flush() -> None:
+                    nonlocal size
+                    found = scanner.scan(batch)
+                    findings.extend(f"{f.path} (line {f.line}: {f.kind})" for f in found)
+                    if not findings:  # after a finding nothing is uploaded: only the scan goes on, for the list
+                        for path, (full, data) in batch.items():
+                            _write_entry(zf, path, files[path], full, data)
+                        hashed.catch_up()
+                    batch.clear()
+                    size = 0
+
+                for path in sorted(files):
+                    full = project_dir / path
+                    length = full.stat().st_size
+                    data = full.read_bytes() if length <= LARGE_FILE else None
+                    byte_count += len(data) if data is not None else length
+                    batch[path] = (full, data)
+                    size += len(data) if data is not None else CHUNK
+                    if size >= BATCH_BYTES:
+                        flush()
+                flush()
+            hashed.catch_up()  # the central directory
+    except BaseException:
+        zip_path.unlink(missing_ok=True)
+        raise
+    if findings:
+        zip_path.unlink(missing_ok=True)
+        return None, "", byte_count, findings
+    return zip_path, hashed.sha.hexdigest(), byte_count, findings
+
+
+def _write_entry(zf: zipfile.ZipFile, path: str, executable: bool, full: Path, data: bytes | None) -> None:
+    info = _zip_info(path, executable)
+    if data is not None:
+        zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
+        return
+    # The same entry writestr would make (size known up front, same compressor), fed in chunks.
+    info.file_size = full.stat().st_size
+    info._compresslevel = COMPRESS_LEVEL
+    with open(full, "rb") as src, zf.open(info, "w") as dest:
+        while chunk := src.read(CHUNK):
+            dest.write(chunk)
 
 
 def upload_snapshot(store, snapshot: Snapshot) -> tuple[str, int]:
-    """Put the zip at code/<sha256>.zip unless it is already there; returns (key, bytes uploaded)."""
-    return snapshot.key, store.put_if_absent(snapshot.key, snapshot.zip_bytes)
+    """Put the zip at code/<sha256>.zip unless it is already there with exactly this content (a stored zip that
+    was changed after its upload is replaced, never trusted); returns (key, bytes uploaded). A file-backed
+    snapshot is sent from its file and the stored one hashed in a stream, so memory stays flat."""
+    if snapshot.zip_path is None:
+        return snapshot.key, store.put_if_absent(snapshot.key, snapshot.zip_bytes)
+    if store.exists(snapshot.key) and stored_sha256(store, snapshot.key) == snapshot.sha256:
+        return snapshot.key, 0
+    store.put_file(snapshot.key, snapshot.zip_path)
+    return snapshot.key, snapshot.zip_size
 
 
-def extract_snapshot(zip_bytes: bytes, dest: str | Path) -> list[str]:
-    """Unpack a snapshot into dest (the agent's side), restoring the executable bit; returns the paths."""
+def file_sha256(path: str | Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def stored_sha256(store, key: str) -> str | None:
+    """The sha256 of what the store holds at key (None when nothing), fetched to a temporary file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="launcher-code-") as tmp:
+        dest = Path(tmp) / "code.zip"
+        return file_sha256(dest) if store.get_file(key, dest) else None
+
+
+def extract_snapshot(zip_source: bytes | str | Path, dest: str | Path) -> list[str]:
+    """Unpack a snapshot (its bytes, or the path of the zip) into dest (the agent's side), restoring the
+    executable bit; returns the paths. Entries are copied in chunks: memory does not grow with file sizes."""
+    import shutil
+
     dest = Path(dest)
     root = dest.resolve()
     names: list[str] = []
-    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+    source = io.BytesIO(zip_source) if isinstance(zip_source, (bytes, bytearray)) else zip_source
+    made: set[Path] = set()
+    with zipfile.ZipFile(source) as zf:
         for info in zf.infolist():
             target = (dest / info.filename).resolve()
             if not target.is_relative_to(root) or info.is_dir():  # never write outside dest
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read(info))
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            with zf.open(info) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
             if (info.external_attr >> 16) & 0o111:
                 os.chmod(target, 0o755)
             names.append(info.filename)

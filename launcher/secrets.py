@@ -301,8 +301,9 @@ class SecretScanner:
             return transient_settings(config)
         return default_settings()
 
-    def scan(self, files: dict[str, tuple[Path, bytes]]) -> list[Finding]:
-        """Findings in files: project-relative path -> (the file to read, its bytes), minus the baseline's."""
+    def scan(self, files: dict[str, tuple[Path, bytes | None]]) -> list[Finding]:
+        """Findings in files: project-relative path -> (the file to read, its bytes), minus the baseline's.
+        A file given without its bytes (None: too large to hold) skips the screen and gets the full scan."""
         from detect_secrets.core.scan import scan_file
         from detect_secrets.settings import get_plugins
 
@@ -310,7 +311,9 @@ class SecretScanner:
         # the baseline holds hashes of allowed findings, by design
         items = [(rel, full, data) for rel, (full, data) in sorted(files.items()) if rel != BASELINE]
         with self._settings():
-            suspects = screen(list(get_plugins()), [data for _rel, _full, data in items])
+            held = [i for i, item in enumerate(items) if item[2] is not None]
+            suspects = {held[j] for j in screen(list(get_plugins()), [items[i][2] for i in held])}
+            suspects |= {i for i, item in enumerate(items) if item[2] is None}
             for rel, full, _data in (items[i] for i in sorted(suspects)):
                 for s in scan_file(str(full)):
                     if (rel, s.secret_hash) not in self.allowed:

@@ -93,6 +93,15 @@ class LocalCodeStore(Store):
             return self.code_file.read_bytes()
         return self.inner.read_bytes(key)
 
+    def get_file(self, key, dest):
+        if key == self.code_key and self.code_file.is_file():
+            import shutil
+
+            Path(dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.code_file, dest)
+            return True
+        return self.inner.get_file(key, dest)
+
     def write_bytes(self, key, data):
         self.inner.write_bytes(key, data)
 
@@ -183,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     # Batch stops a task (terminate, job end) with a signal: record the run as cancelled rather than lost.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     work = Path(os.environ.get("AZ_BATCH_TASK_WORKING_DIR") or ".")
+    # The job's code is unpacked once per node, in the node's shared folder, for all its tasks on the node.
+    shared = os.environ.get("AZ_BATCH_NODE_SHARED_DIR")
     rec = agent.run_child(store, args.job, args.run, work_root=work / "runs", node=None,
                           cancel_event=stop, mirror_interval=args.mirror_interval, plan=plan,
-                          launched_spec=spec_bytes)
+                          launched_spec=spec_bytes, code_root=Path(shared) / "launcher-code" if shared else None)
     print(f"{args.run}: {rec['status']}" + (f" ({rec['error']})" if rec.get("error") else ""))
     # Non-zero lets Batch retry a failed run (max_retries); a cancelled run must not be retried.
     return 0 if rec["status"] in (R.COMPLETED, R.CANCELLED) else 1

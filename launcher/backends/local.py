@@ -68,7 +68,10 @@ class LocalBackend(Backend):
         import shutil
 
         super().discard(plan)
+        from launcher.shared_code import remove_tree
+
         shutil.rmtree(self.root / "jobs" / plan.job, ignore_errors=True)
+        remove_tree(self.root / "work" / ".code" / plan.job)
         for run in [*plan.parents, *(c.name for c in plan.children)]:
             for folder in (self.root / "runs" / run, self.root / "work" / run):
                 shutil.rmtree(folder, ignore_errors=True)

@@ -4,7 +4,9 @@
 
 Children start in run order; a node (parent run) runs at most runs_per_node children at once and the machine
 at most `capacity` across all jobs (flock'ed slot files). Each child runs in a thread through
-launcher.agent.run_child (no extra interpreter per run). A heartbeat in jobs/<job>/supervisor.json lets
+launcher.agent.run_child, its process forked from the job's fork server (launcher/forkserver.py: no fresh
+interpreter's imports per run), in an overlay of the job's code tree, unpacked once (launcher/shared_code.py);
+completed runs' folders are removed in the background, the code tree at the job's end. A heartbeat in jobs/<job>/supervisor.json lets
 readers tell a dead supervisor from a slow job.
 """
 
@@ -18,7 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from launcher import agent
+from launcher import agent, forkserver
+from launcher.shared_code import Remover
 from launcher.jobs import records as R
 from launcher.jobs.status import finish_job, mark_unfinished, parent_status
 
@@ -76,6 +79,18 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
     store.write_json(R.job_key(job, "job.json"), record)
 
     pool = SlotPool(Path(store.root) / "slots" / target, capacity)
+    remover = Remover()  # completed runs' folders go in the background, not in the run's slot
+    code_root = work_root / ".code"
+    # Started from this thread, which lives as long as the job: the server dies with the thread that started it.
+    server = forkserver.ForkServer().start() if forkserver.enabled() else None
+
+    def spawn(argv, *, cwd, env, console):
+        if server is not None and server.alive:
+            try:
+                return server.spawn(argv, cwd=cwd, env=env, console=console)
+            except RuntimeError as exc:  # the server is gone: this run and the next start as before
+                print(f"fork server: {exc}; starting {env.get('LAUNCHER_RUN')} as a fresh interpreter", flush=True)
+        return agent.start_process(argv, cwd=cwd, env=env, console=console)
     queue = sorted(plan["children"], key=lambda c: c["index"])
     running_per_node = [0] * plan["compute_nodes"]
     left_per_parent = {p: len([c for c in queue if c["parent"] == p]) for p in plan["parents"]}
@@ -92,7 +107,8 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
     def run_one(child: dict, fd: int) -> None:
         try:
             agent.run_child(store, job, child["name"], work_root=work_root, node=f"node{child['node']}",
-                            cancel_event=stop, mirror_interval=mirror_interval, plan=plan, launched_spec=spec)
+                            cancel_event=stop, mirror_interval=mirror_interval, plan=plan, launched_spec=spec,
+                            code_root=code_root, remove=remover, spawn=spawn)
         except Exception as exc:  # noqa: BLE001 - recorded on the run; the job goes on
             rec = store.read_json(R.run_key(child["name"])) or {}
             rec.update(status=R.FAILED, ended=R.now_iso(), error=f"supervisor: {exc}")
@@ -142,6 +158,10 @@ def supervise(store, job: str, *, target: str, capacity: int, work_root: Path,
         for parent in plan["parents"]:
             parent_state(parent, R.CANCELLED)
     finish_job(store, job)
+    remover(code_root / job)  # the job's shared code tree: no run of the job needs it any more
+    remover.drain()
+    if server is not None:
+        server.close()
     done.set()
     sup.update(finished=True, heartbeat=R.now_iso())
     store.write_json(R.job_key(job, "supervisor.json"), sup)
