@@ -83,8 +83,9 @@ def test_a_stale_ledger_copy_still_finds_the_launch_in_the_store_index(project):
 
 def test_a_launch_whose_ledger_write_fails_is_stopped_and_marked_removed(project):
     project.write("runspecs/long.yaml", tiny_runspec(total_runs=2, per_node=2, iters=3_000_000, report=300_000))
-    project.store.mkdir()
-    (project.store / "locks").write_text("not a folder\n")  # the ledger lock cannot be taken: the write fails
+    # The ledger's lock file is a folder, so the ledger lock cannot be taken and the write fails (the store's
+    # other locks, beside it, still work: the job's records are written under them).
+    (project.store / "locks" / "ledger.lock").mkdir(parents=True)
     failed = project.cli("launch", "runspecs/long.yaml", "--detach")
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert project.ledger_rows() == []
@@ -97,7 +98,7 @@ def test_a_launch_whose_ledger_write_fails_is_stopped_and_marked_removed(project
         list((project.store / "index" / "launched").iterdir()) == []
     assert [j["status"] for j in project.json("jobs")["jobs"]] == ["removed"]
     # Once the ledger can be written, the same content launches (the removed job does not count).
-    (project.store / "locks").unlink()
+    (project.store / "locks" / "ledger.lock").rmdir()
     again = _launch(project, "runspecs/long.yaml")
     assert again["status"] == "launched" and again["job"] == "job2"
     assert project.json("cancel", "job2")["status"] == "cancelled"
