@@ -6,7 +6,7 @@ embedded default) and an Azure Blob container (store/azure_blob.py). Keys are '/
     counters/jobs                 next job number (jobN)
     counters/<workspace>-runs     next run number in a workspace (runN)
     jobs/<job>/job.json           the job record; jobs/<job>/launched_job_spec.yaml; jobs/<job>/plan.json
-    jobs/<job>/search.json        an adaptive search's assignments (updated atomically with update())
+    jobs/<job>/search.jsonl       an adaptive search's log of assignments (extended atomically: append_update())
     code/<sha256>.zip             content-addressed code snapshots
     runs/<run>/run.json           a run's record; console.txt, metrics.jsonl, mirrored/<path>
 """
@@ -68,6 +68,15 @@ class Store(ABC):
         calls change() again when another writer was first (so change() must have no side effects beyond its
         return value). None as new bytes writes nothing. Returns the result of the change() that took effect."""
         raise NotImplementedError(f"{type(self).__name__} has no atomic update")
+
+    def append_update(self, key: str, change):
+        """Atomically extend the object: change(old bytes or None) returns (bytes to append or None, result).
+
+        As update(), but only the new bytes are written (an object that grows by small records, read whole): the
+        folder store appends under the key's lock; the blob store keeps an append blob and appends with
+        If-Append-Position-Equal on the length it read, calling change() again when another writer was first.
+        Returns the result of the change() that took effect."""
+        raise NotImplementedError(f"{type(self).__name__} has no atomic append")
 
     # Conveniences built on the primitives; implementations may override them for speed.
     def read_text(self, key: str) -> str | None:

@@ -8,6 +8,7 @@ it would protect nothing.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -150,7 +151,34 @@ class LocalStore(Store):
         """Read-change-write under an exclusive flock on locks/store/<key>.lock (the object itself is replaced on
         every write, so a lock on it would protect nothing)."""
         path = self.path(key)
-        lock_path = self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX)
+        with self._key_lock(key):
+            new, result = change(self.read_bytes(key))
+            if new is not None:
+                atomic_write(path, bytes(new), durable=key.startswith(DURABLE_PREFIXES))
+            return result
+
+    def append_update(self, key: str, change):
+        """Read-change-append under the same lock as update(): only the appended bytes are written."""
+        path = self.path(key)
+        with self._key_lock(key):
+            new, result = change(self.read_bytes(key))
+            if new:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+                try:
+                    view = memoryview(bytes(new))
+                    while view:  # one write() almost always; a short write goes on where it stopped
+                        view = view[os.write(fd, view):]
+                    if key.startswith(DURABLE_PREFIXES):
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+            return result
+
+    @contextlib.contextmanager
+    def _key_lock(self, key: str):
+        """An exclusive flock on locks/store/<key>.lock for the block, taken again after EINTR."""
+        lock_path = self.root / "locks" / "store" / (validate_key(key).replace("/", "~") + LOCK_SUFFIX)
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -161,12 +189,9 @@ class LocalStore(Store):
                 except OSError as exc:  # EINTR on a signal: try again
                     if exc.errno != errno.EINTR:
                         raise
-            new, result = change(self.read_bytes(key))
-            if new is not None:
-                atomic_write(path, bytes(new), durable=key.startswith(DURABLE_PREFIXES))
-            return result
+            yield
         finally:
-            os.close(lock_fd)
+            os.close(lock_fd)  # closing the descriptor releases the flock
 
     def _read_counter(self, path: Path) -> int:
         try:

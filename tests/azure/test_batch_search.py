@@ -15,6 +15,8 @@ from tests.azure.azure_backend_support import git, make_project
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "jobs"))
 from test_hp_search_local import OPT, objective, search_runspec  # noqa: E402
 
+from launcher.hpsearch.assign import read_state  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 
@@ -39,7 +41,7 @@ def test_a_search_on_4_nodes_of_4_slots_records_every_assignment_once_and_replay
     assert summary["status"] == "completed", summary
 
     store = project.store()
-    state = store.read_json(f"jobs/{job}/search.json")
+    state = read_state(store, job)
     entries = state["assignments"]
     assert sorted(e["number"] for e in entries) == list(range(total))  # no assignment given twice, none lost
     runs = project.json("runs", job, "--target", "azb-cpu")["runs"]

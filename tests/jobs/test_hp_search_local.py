@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 from jobs_project import git
 
-from launcher.hpsearch.assign import inputs
+from launcher.hpsearch.assign import inputs, read_state
+from launcher.store.local import LocalStore
 
 
 HERE = Path(__file__).resolve().parent
@@ -73,7 +74,7 @@ def test_dgd_runs_pull_their_assignments_when_they_start_and_the_search_replays(
     summary = project.wait(job, timeout=300)
     assert summary["status"] == "completed", summary
 
-    state = project.read(f"jobs/{job}/search.json")
+    state = read_state(LocalStore(project.store), job)
     entries = sorted(state["assignments"], key=lambda e: e["number"])
     runs = {c["name"]: project.read(f"runs/{c['name']}/run.json") for c in plan["children"]}
     # every run pulled exactly one assignment, numbered 0..total-1, and its record and repro_spec say what ran
