@@ -4,7 +4,6 @@ blob store (Azurite) and the run happens on the Batch test server with that code
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -13,19 +12,14 @@ import pytest
 from tests.azure.azure_backend_support import git, make_project
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "jobs"))
-from test_hp_search_local import search_runspec  # noqa: E402
+from test_hp_search_local import add_objective_component, search_runspec  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_local_run_rerun_on_batch_runs_the_original_code(tmp_path, batch_server, azurite):
     project = make_project(tmp_path / "experiments", batch_server, azurite, runspecs=())
-    shutil.copytree(Path(__file__).resolve().parents[1] / "jobs" / "components", project.root / "components")
-    pyproject = project.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('workspace = "ws1"',
-                                                       'workspace = "ws1"\ncomponent_roots = ["components"]'))
-    git(project.root, "add", "-A")
-    git(project.root, "commit", "-q", "-m", "objective component")
+    add_objective_component(project)
     project.write("runspecs/grid.yaml", search_runspec("grid", total_runs=1))
     project.cli("launch", "runspecs/grid.yaml", "--target", "local", check=True, timeout=300)
     local = json.loads((project.root / ".launcher" / "runs" / "run1.1" / "run.json").read_text())

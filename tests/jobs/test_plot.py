@@ -84,6 +84,23 @@ def test_plot_search_draws_the_best_estimate_against_completed_runs(finished, tm
     assert all("Traceback" not in p.stderr for p in (both, metric))
 
 
+def test_plot_search_of_a_job_without_a_completed_run_says_so(project, tmp_path):
+    from test_hp_search_local import add_objective_component
+
+    add_objective_component(project)
+    # int(inf) raises in the objective: the one run fails, so the job has no hpmax to plot
+    project.write("runspecs/fails.yaml", tiny_runspec(total_runs=1, per_node=1).replace(
+        "component: processors/RL_Proc\n      environment: *env\n",
+        "component: processors/Objective_Proc\n      a: .inf\n").replace(
+        "      max_iterations: 1000\n      iters_per_report: 100\n", ""))
+    project.cli("launch", "runspecs/fails.yaml")
+    assert project.read("runs/run1.1/run.json")["status"] == "failed"
+    out = tmp_path / "none.png"
+    proc = project.cli("plot", "job1", "--search", "--out", out)
+    assert proc.returncode == 1 and "no completed run with an hpmax" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
 def test_plot_bad_input(finished, tmp_path):
     proc = finished.cli("plot", "job1", "s1-rwe", "--format", "json")
     assert proc.returncode == 2 and "did you mean 'rew'" in proc.stderr or "did you mean 's1-rew'" in proc.stderr
