@@ -59,15 +59,16 @@ bench: $(VENV)/.installed $(NODE)/.installed
 
 ## Re-resolve the lock files to the newest versions that pyproject.toml's ranges allow (after changing a
 ## dependency, or to take upgrades), for every Python from 3.10 on; then run `make test` and commit them.
-## requirements/launcher.txt is what the workflows and Batch nodes install; dev.txt adds the test tools;
-## release.txt is the release workflow's build tools and build backend. The package ships a copy of launcher.txt
-## (launcher/azure/launcher-requirements.txt: what a Batch node's start task installs), so it is copied here too.
+## requirements/launcher.txt is what the workflows and Batch nodes install (with Optuna: nodes make a bayesian
+## search's choices); dev.txt adds the test tools; release.txt is the release workflow's build tools and build
+## backend. The package ships a copy of launcher.txt (launcher/azure/launcher-requirements.txt: what a Batch
+## node's start task installs), so it is copied here too.
 lock: $(VENV)/.installed
 	$(UV) pip compile pyproject.toml --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
-	  --extra azure -o requirements/launcher.txt
+	  --extra azure --extra search -o requirements/launcher.txt
 	cp requirements/launcher.txt launcher/azure/launcher-requirements.txt
 	$(UV) pip compile pyproject.toml --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
-	  --extra dev --extra azure -c requirements/launcher.txt -o requirements/dev.txt
+	  --extra dev --extra azure --extra search -c requirements/launcher.txt -o requirements/dev.txt
 	$(UV) pip compile requirements/release.in --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
 	  -c requirements/dev.txt -o requirements/release.txt
 	cd tools/azurite && npm install --package-lock-only --silent --no-audit --no-fund

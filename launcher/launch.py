@@ -178,10 +178,21 @@ def _user() -> str:
         return os.environ.get("USER", "unknown")
 
 
+@dataclass
+class StoredCode:
+    """The code of an earlier job, for a rerun: its snapshot as the store holds it (commit and dirty files as that
+    job recorded them), where its runs started in it, and what its job record should add (runspec, rerun_of)."""
+    snapshot: object  # launcher.package.Snapshot
+    working_dir: str = "."
+    run_command: list[str] | None = None
+    record: dict = field(default_factory=dict)
+
+
 def launch(runspec: str | Path, *, config, target: str | None = None, overrides: dict[str, str] | None = None,
            component_roots: list | None = None, force: bool = False, allow_dirty: bool = False,
            origin: str | None = None, known_jobs: str | Path | None = None,
-           on_event: Callable[[str, object], None] | None = None) -> LaunchResult:
+           on_event: Callable[[str, object], None] | None = None, code: StoredCode | None = None) -> LaunchResult:
+    """code: run that stored code instead of a snapshot of the project's working tree (a rerun)."""
     from launcher.backends import get_backend
     from launcher.jobs.numbering import next_job_name, next_run_names
     from launcher.jobs.plan import build_plan, launcher_settings, stage_iterations
@@ -222,9 +233,13 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     tgt = config.target(target_name)
     result.target, result.backend, result.workspace = tgt.name, tgt.backend, config.workspace
     refuse_local_with_token(tgt)
-    snapshot = build_snapshot(config.project_dir, extras=config.code_extras, allow_dirty=allow_dirty,
-                              exclude=snapshot_excludes(config), run_outputs=run_output_paths(config))
-    check_run_command_script(config, snapshot)
+    if code is None:
+        snapshot = build_snapshot(config.project_dir, extras=config.code_extras, allow_dirty=allow_dirty,
+                                  exclude=snapshot_excludes(config), run_outputs=run_output_paths(config))
+        check_run_command_script(config, snapshot)
+        working_dir, run_command = config.working_dir, config.run_command
+    else:
+        snapshot, working_dir, run_command = code.snapshot, code.working_dir, code.run_command
     dirty = list(snapshot.dirty_files)
     result.code_files, result.commit, result.dirty = snapshot.file_count, snapshot.commit, bool(dirty)
     result.code_key = snapshot.key
@@ -276,7 +291,7 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     plan = build_plan(job=result.job, workspace=config.workspace, target=tgt.name, backend=tgt.backend,
                       settings=settings, parents=result.parents, hyperparameters=resolved.hyperparameters,
                       experiment_path=str(experiment_path), runspec=shown, overrides=overrides,
-                      code_key=snapshot.key, run_command=config.run_command, working_dir=config.working_dir,
+                      code_key=snapshot.key, run_command=run_command, working_dir=working_dir,
                       datastore=str(local_datastore(config.project_dir, config.layout)) if tgt.backend == "local"
                       else None)
     result.runs = [c.name for c in plan.children]
@@ -299,6 +314,8 @@ def launch(runspec: str | Path, *, config, target: str | None = None, overrides:
     }
     if result.cost_estimate:
         job_record["cost_estimate"] = result.cost_estimate
+    if code is not None:
+        job_record.update(code.record)
     index_key = launched_index_key(resolved.content_hash, snapshot.commit, tgt.name)
     submitted = False
     store.write_json(R.job_key(result.job, "job.json"), job_record)

@@ -120,6 +120,9 @@ class LocalCodeStore(Store):
     def update(self, key, change):
         return self.inner.update(key, change)
 
+    def append_update(self, key, change):
+        return self.inner.append_update(key, change)
+
 
 def prepare_rerun(store, job: str, run: str, plan: dict | None = None) -> str | None:
     """Reset the record of a run that Batch started again; returns its status before ('' when fresh), or None

@@ -88,7 +88,8 @@ def run(args) -> int:
     try:
         result = launch(args.runspec, config=cfg, target=args.target, overrides=parse_overrides(args.overrides),
                         component_roots=args.component_roots, force=args.force, allow_dirty=args.allow_dirty,
-                        origin=args.origin, known_jobs=args.known_jobs, on_event=on_event)
+                        origin=args.origin, known_jobs=args.known_jobs, on_event=on_event,
+                        code=getattr(args, "code", None))  # a rerun's stored code (launcher rerun)
     except BaseException as exc:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if printed and printed[-1] != "submitted":

@@ -12,6 +12,8 @@ metric hpmax is made of. The x axis is the stage's x_axis (iters).
   --group hp:NAME     one line per value of a hyperparameter
   --shadow std        one standard deviation around the aggregate (default); minmax; none
   --hp                hpmax (completed runs only) against each hyperparameter, one panel each
+  --search            the search's progress (`launcher search`): the estimated hpmax of the best configuration
+                      so far against completed runs, one line per job, each run's hpmax as a dot
 
 With --out FILE.png or FILE.svg it writes a picture (needs the `plot` extra: matplotlib); without --out on a
 terminal it draws in the terminal (plotext). --format json prints the plotted data.
@@ -20,6 +22,7 @@ terminal it draws in the terminal (plotext). --format json prints the plotted da
   launcher plot job12 job13 s1-win --group job --out curves.png
   launcher plot job12 --group hp:lr --aggregate median --shadow minmax --out lr.svg
   launcher plot job12 --hp --out hp.png
+  launcher plot job12 --search --out search.png
 """
 
 
@@ -35,6 +38,8 @@ def configure(parser) -> None:
     parser.add_argument("--shadow", default="std", metavar="std|minmax|none",
                         help="the band around an aggregate (default: std)")
     parser.add_argument("--hp", action="store_true", help="plot hpmax against each hyperparameter instead")
+    parser.add_argument("--search", action="store_true",
+                        help="plot the best estimated hpmax against completed runs instead (launcher search)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write a .png or .svg picture")
     parser.add_argument("--title", default=None, help="the plot's title (default: the jobs and the metric)")
     parser.add_argument("--target", default=None, metavar="NAME", help="whose store to read")
@@ -71,16 +76,21 @@ def run(args) -> int:
     if out is None and args.format == "text" and not sys.stdout.isatty():
         raise UsageError("no --out and the output is not a terminal",
                          hint="write a picture with --out curves.png (or --format json for the data)")
-    if args.hp and metric_name:
-        raise UsageError("--hp plots hpmax; it takes no metric", hint=f"drop {metric_name!r}")
+    if args.hp and args.search:
+        raise UsageError("--hp and --search are two different plots", hint="choose one of them")
+    for flag, given in (("--hp", args.hp), ("--search", args.search)):
+        if given and metric_name:
+            raise UsageError(f"{flag} plots hpmax; it takes no metric", hint=f"drop {metric_name!r}")
     cfg = load_config(project=args.project) if args.project else load_config()
     from launcher.jobs.collect import stores_of_jobs
 
+    size = shutil.get_terminal_size((100, 30))
+    width, height = size.columns, max(15, min(size.lines - 4, 30))
+    if args.search:
+        return _plot_search(args, cfg, jobs, out, width=width, height=height)
     curves = []
     for job, store in stores_of_jobs(cfg, jobs, target=args.target).items():
         curves.extend(C.load_curves(store, read_runs(store, job)))
-    size = shutil.get_terminal_size((100, 30))
-    width, height = size.columns, max(15, min(size.lines - 4, 30))
 
     if args.hp:
         points = C.hp_points(curves)
@@ -115,4 +125,38 @@ def run(args) -> int:
     else:
         sys.stdout.write(draw.curves_terminal(lines, metric=metric, x_label=x_label, title=title, width=width,
                                               height=height))
+    return 0
+
+
+def _plot_search(args, cfg, jobs: list[str], out, *, width: int, height: int) -> int:
+    """`--search`: each job's search analysis (launcher/hpsearch/analysis.py) as a line over completed runs."""
+    import sys
+    from dataclasses import asdict
+
+    from launcher.diagnostics import LauncherError
+    from launcher.hpsearch.analysis import analyse
+    from launcher.jobs.collect import stores_of_jobs
+    from launcher.jobs.status import read_job, read_runs
+    from launcher.report import jobs as report
+    from launcher.report import plot as draw
+
+    analyses = []
+    for job, store in stores_of_jobs(cfg, jobs, target=args.target).items():
+        record = read_job(store, job) or {}
+        analyses.append(analyse(job, read_runs(store, job), method=record.get("hp_tuning", False),
+                                total_runs=int(record.get("total_runs") or 0)))
+    if not any(a.steps for a in analyses):
+        raise LauncherError(f"{', '.join(jobs)}: no completed run with an hpmax yet",
+                            hint="--search plots the search once runs complete; cancelled and failed runs have "
+                                 "no hpmax")
+    title = args.title or f"{', '.join(jobs)}: best estimated hpmax"
+    if args.format == "json":
+        sys.stdout.write(report.to_json({"jobs": jobs, "search": {a.job: [asdict(step) for step in a.steps]
+                                                                  for a in analyses}}))
+    elif out:
+        draw.search_file(analyses, title=title, out=out)
+        sys.stderr.write(f"wrote {out} (the search of {len(analyses)} job{'s' * (len(analyses) != 1)} over "
+                         f"{max(a.completed for a in analyses)} completed runs)\n")
+    else:
+        sys.stdout.write(draw.search_terminal(analyses, title=title, width=width, height=height))
     return 0

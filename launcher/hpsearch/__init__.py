@@ -4,7 +4,7 @@
     estimate.py  what a configuration is worth given its runs so far (shrunk means: "EST HPMAX")
     dgd.py       Distributed Grid Descent (Working Memory Graphs, Appendix B)
     bayesian.py  Optuna's TPE sampler, asked afresh from the recorded results (ask/tell)
-    assign.py    the atomic step in the store: the next assignment of a run, recorded in jobs/<job>/search.json
+    assign.py    the atomic step in the store: the next assignment of a run, recorded in jobs/<job>/search.jsonl
     analysis.py  BEST FOR / EST HPMAX / RUNS after each completed run (`launcher search JOB`)
 
 Random and grid searches stay fixed in the plan (launcher/jobs/plan.py).

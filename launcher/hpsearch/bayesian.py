@@ -1,9 +1,9 @@
 """Bayesian optimisation with Optuna's TPE sampler, asked afresh at every assignment.
 
 Optuna's storage is not shared between the runs: each pull builds an in-memory study from the search's own
-records (the completed runs' values and the still-running runs' assignments, as search.json holds them), asks
+records (the completed runs' values and the still-running runs' assignments, as search.jsonl holds them), asks
 it for one trial and throws it away. The run records are already the results' single source of truth, written
-atomically per run, and the assignment step is already one atomic update of search.json; a journal of Optuna's
+atomically per run, and the assignment step is already one atomic append to search.jsonl; a journal of Optuna's
 kept beside them would be a second copy of the same facts that could disagree, and would need its own
 compare-and-swap appends on Blob storage. Rebuilding costs a few milliseconds per hundred trials.
 

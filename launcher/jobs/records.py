@@ -5,7 +5,7 @@
     jobs/<job>/launched_job_spec.yaml   the runspec as launched (overrides applied)
     jobs/<job>/cancel                   present once `launcher cancel` asked the job to stop
     jobs/<job>/supervisor.json          local backend: the supervisor's pid, host and heartbeat
-    jobs/<job>/search.json              dgd/bayesian: the assignments runs pulled (launcher/hpsearch/assign.py)
+    jobs/<job>/search.jsonl             dgd/bayesian: the assignments runs pulled (launcher/hpsearch/assign.py)
     runs/<run>/run.json                 RunRecord of a parent (run41) or child run (run41.1)
     runs/<run>/console.txt, metrics.jsonl, summary.json, mirrored/<path under ../results>
 

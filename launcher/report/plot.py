@@ -1,4 +1,4 @@
-"""Drawing learning curves and hpmax-per-hyperparameter plots: PNG/SVG with matplotlib, or the terminal with
+"""Drawing learning curves, hpmax-per-hyperparameter and search-progress plots: PNG/SVG with matplotlib, or the terminal with
 plotext. Both are the optional extra `plot`; they are imported only here, and only when a plot is drawn."""
 
 from __future__ import annotations
@@ -70,6 +70,50 @@ def hp_file(points: dict, *, title: str, out: Path) -> None:
         ax.grid(True, alpha=0.3)
     fig.suptitle(title)
     _save(fig, plt, out)
+
+
+def _search_label(analysis) -> str:
+    best = analysis.final
+    shown = ", ".join(f"{k}={v}" for k, v in best.best.items()) if best else ""
+    method = f" ({analysis.method})" if analysis.method else ""
+    return f"{analysis.job}{method}: best {shown}" if shown else f"{analysis.job}{method}"
+
+
+def search_file(analyses, *, title: str, out: Path) -> None:
+    """Per job: the estimated hpmax of the best configuration after each completed run (a step line, as the
+    estimate holds until the next run completes), and each completed run's own hpmax as a dot."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for analysis in analyses:
+        if not analysis.steps:
+            continue
+        xs = [s.completed for s in analysis.steps]
+        (drawn,) = ax.step(xs, [s.est_hpmax for s in analysis.steps], where="post", linewidth=2,
+                           label=_search_label(analysis))
+        ax.scatter(xs, [s.hpmax for s in analysis.steps], color=drawn.get_color(), s=14, alpha=0.45,
+                   label=f"{analysis.job}: hpmax of each run")
+    ax.set_xlabel("completed runs")
+    ax.set_ylabel("hpmax")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    _save(fig, plt, out)
+
+
+def search_terminal(analyses, *, title: str, width: int | None = None, height: int | None = None,
+                    colour: bool = True) -> str:
+    fig = _figure()
+    for analysis in analyses:
+        if not analysis.steps:
+            continue
+        xs = [s.completed for s in analysis.steps]
+        line = fig.signal(xs, [s.est_hpmax for s in analysis.steps])
+        line.lines()
+        line.label(_search_label(analysis))
+        fig.draw(line)
+        fig.draw(fig.signal(xs, [s.hpmax for s in analysis.steps]))
+    return _finish(fig, x_label="completed runs", y_label="hpmax", title=title, width=width, height=height,
+                   colour=colour) + "\n"
 
 
 def _hp_xy(pairs):

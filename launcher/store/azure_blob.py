@@ -309,13 +309,55 @@ class AzureBlobStore(Store):
                 return None
             return (result,)
 
+        return self._until_won(attempt, f"updating {key}", f"update {key}")
+
+    def append_update(self, key: str, change):
+        """An append blob extended with If-Append-Position-Equal on the length read (created with If-None-Match:
+        * when it did not exist); on 412 another writer appended first: read again and retry. An append blob
+        takes 50,000 appends, which bounds what may use this (a search appends once per run start)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import (HttpResponseError, ResourceExistsError, ResourceModifiedError,
+                                           ResourceNotFoundError)
+
+        from launcher.azure.errors import error_code
+
+        validate_key(key)
+        blob = self.blob(key)
+
+        def attempt():
+            try:
+                old = blob.download_blob().readall()
+            except ResourceNotFoundError as exc:
+                if error_code(exc) == "ContainerNotFound":
+                    raise
+                old = None
+            new, result = change(old)
+            if not new:
+                return (result,)
+            try:
+                if old is None:
+                    blob.create_append_blob(match_condition=MatchConditions.IfMissing)
+                blob.append_block(bytes(new), appendpos_condition=len(old or b""))
+            except (ResourceModifiedError, ResourceExistsError):  # lost the race (created or appended first)
+                return None
+            except HttpResponseError as exc:
+                if exc.status_code == 412:  # AppendPositionConditionNotMet
+                    return None
+                raise
+            return (result,)
+
+        return self._until_won(attempt, f"appending to {key}", f"append to {key}")
+
+    def _until_won(self, attempt, doing: str, what: str):
+        """attempt() until it returns (result,) rather than None (another writer was first), with a jittered
+        backoff; the result."""
         for n in range(COUNTER_ATTEMPTS):
-            got = self._call(attempt, f"updating {key}")
+            got = self._call(attempt, doing)
             if got is not None:
                 return got[0]
             time.sleep(random.uniform(0, min(0.2, 0.002 * (2 ** min(n, 7)))))
-        raise LauncherError(f"could not update {key} in {self.url} after {COUNTER_ATTEMPTS} attempts",
-                            hint="too many writers are updating it at once; try again")
+        raise LauncherError(f"could not {what} in {self.url} after {COUNTER_ATTEMPTS} attempts",
+                            hint="too many writers are changing it at once; try again")
 
     # -- bulk and files -----------------------------------------------------------------------------------
     def write_many(self, items, *, threads: int = UPLOAD_THREADS, label: str = "uploading") -> int:

@@ -9,6 +9,7 @@ embedded default) and an Azure Blob container (store/azure_blob.py). Keys are '/
     jobs/<job>/search.json        an adaptive search's assignments (updated atomically with update())
     jobs/<job>/summary.json       counts by status, best hpmax, progress: updated with every run.json write
                                   (launcher/jobs/summary.py), so a job is watched without reading its runs
+    jobs/<job>/search.jsonl       an adaptive search's log of assignments (extended atomically: append_update())
     code/<sha256>.zip             content-addressed code snapshots
     runs/<run>/run.json           a run's record; console.txt, metrics.jsonl, mirrored/<path>
 """
@@ -81,6 +82,14 @@ class Store(ABC):
     def update_locked(self, key: str, change):
         """update(), for a caller that holds job_lock() of the key's job already."""
         return self.update(key, change)
+    def append_update(self, key: str, change):
+        """Atomically extend the object: change(old bytes or None) returns (bytes to append or None, result).
+
+        As update(), but only the new bytes are written (an object that grows by small records, read whole): the
+        folder store appends under the key's lock; the blob store keeps an append blob and appends with
+        If-Append-Position-Equal on the length it read, calling change() again when another writer was first.
+        Returns the result of the change() that took effect."""
+        raise NotImplementedError(f"{type(self).__name__} has no atomic append")
 
     # Conveniences built on the primitives; implementations may override them for speed.
     def read_text(self, key: str) -> str | None:

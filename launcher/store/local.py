@@ -170,11 +170,33 @@ class LocalStore(Store):
         """Read-change-write under an exclusive flock on locks/store/<key>.lock (the object itself is replaced on
         every write, so a lock on it would protect nothing)."""
         path = self.path(key)
-        with exclusive_lock(self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX)):
+        with self._key_lock(key):
             new, result = change(self.read_bytes(key))
             if new is not None:
                 atomic_write(path, bytes(new), durable=_durable(key))
             return result
+
+    def append_update(self, key: str, change):
+        """Read-change-append under the same lock as update(): only the appended bytes are written."""
+        path = self.path(key)
+        with self._key_lock(key):
+            new, result = change(self.read_bytes(key))
+            if new:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+                try:
+                    view = memoryview(bytes(new))
+                    while view:  # one write() almost always; a short write goes on where it stopped
+                        view = view[os.write(fd, view):]
+                    if _durable(key):
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+            return result
+
+    def _key_lock(self, key: str):
+        """The exclusive lock of one key: locks/store/<key>.lock."""
+        return exclusive_lock(self.root / "locks" / "store" / (key.replace("/", "~") + LOCK_SUFFIX))
 
     def _read_counter(self, path: Path) -> int:
         try:

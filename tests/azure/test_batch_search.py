@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.azure.azure_backend_support import git, make_project
+from tests.azure.azure_backend_support import make_project
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "jobs"))
-from test_hp_search_local import OPT, objective, search_runspec  # noqa: E402
+from test_hp_search_local import OPT, add_objective_component, objective, search_runspec  # noqa: E402
+
+from launcher.hpsearch.assign import read_state  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +25,7 @@ def test_a_search_on_4_nodes_of_4_slots_records_every_assignment_once_and_replay
     if method == "bayesian":
         pytest.importorskip("optuna", reason="hp_tuning: bayesian needs the search extra (Optuna)")
     project = make_project(tmp_path / "experiments", batch_server, azurite, runspecs=())
-    shutil.copytree(Path(__file__).resolve().parents[1] / "jobs" / "components", project.root / "components")
-    pyproject = project.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('workspace = "ws1"',
-                                                       'workspace = "ws1"\ncomponent_roots = ["components"]'))
-    git(project.root, "add", "-A")
-    git(project.root, "commit", "-q", "-m", "objective component")
+    add_objective_component(project)
     total = 32
     project.write("runspecs/search.yaml", search_runspec(method, total_runs=total, nodes=4, per_node=4)
                   .replace("compute_target: local", "compute_target: azb-cpu"))
@@ -39,7 +35,7 @@ def test_a_search_on_4_nodes_of_4_slots_records_every_assignment_once_and_replay
     assert summary["status"] == "completed", summary
 
     store = project.store()
-    state = store.read_json(f"jobs/{job}/search.json")
+    state = read_state(store, job)
     entries = state["assignments"]
     assert sorted(e["number"] for e in entries) == list(range(total))  # no assignment given twice, none lost
     runs = project.json("runs", job, "--target", "azb-cpu")["runs"]

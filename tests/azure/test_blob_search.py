@@ -1,5 +1,6 @@
-"""The assignment step of an adaptive search on Blob storage (Azurite): Store.update is an ETag
-compare-and-swap, so runs pulling at once on several nodes never take the same assignment."""
+"""The assignment step of an adaptive search on Blob storage (Azurite): Store.append_update extends an append
+blob at the position it read (Store.update is an ETag compare-and-swap), so runs pulling at once on several
+nodes never take the same assignment."""
 
 from __future__ import annotations
 
@@ -44,6 +45,24 @@ def test_update_is_a_compare_and_swap(azurite):
     assert calls == [b"1", b"2"] and store.read_bytes("jobs/job1/x") == b"2+"
     assert store.update("jobs/job1/x", lambda old: (None, "kept")) == "kept"  # None writes nothing
     assert store.read_bytes("jobs/job1/x") == b"2+"
+
+
+def test_append_update_appends_at_the_position_it_read(azurite):
+    store = _store(azurite, f"a{uuid.uuid4().hex[:12]}")
+    assert store.append_update("jobs/job1/log", lambda old: (b"1\n", old)) is None  # created as an append blob
+    calls = []
+
+    def change(old):
+        calls.append(old)
+        if len(calls) == 1:  # another writer appends between our read and our append
+            other = _store(azurite, store.url.rsplit("/", 1)[1])
+            other.append_update("jobs/job1/log", lambda o: (b"2\n", None))
+        return (b"3\n", old)
+
+    assert store.append_update("jobs/job1/log", change) == b"1\n2\n"  # the first attempt lost (412), retried
+    assert calls == [b"1\n", b"1\n2\n"] and store.read_bytes("jobs/job1/log") == b"1\n2\n3\n"
+    assert store.append_update("jobs/job1/log", lambda old: (None, "kept")) == "kept"  # None appends nothing
+    assert store.read_bytes("jobs/job1/log") == b"1\n2\n3\n"
 
 
 def test_runs_pulling_at_once_on_blob_storage_never_take_the_same_assignment(azurite):

@@ -74,6 +74,39 @@ def test_a_run_started_again_keeps_its_assignment(tmp_path):
     assert entry["restarts"] == 1 and entry["result"] is None and len(read_state(store, "job1")["assignments"]) == 2
 
 
+def test_a_pull_appends_its_own_lines_and_never_rewrites_the_log(tmp_path):
+    store = LocalStore(tmp_path)
+    plan = plan_for("job1", SPACE, 0)
+    log = tmp_path / "jobs" / "job1" / "search.jsonl"
+    before = b""
+    for i in range(1, 31):
+        hp = start(store, plan, f"run1.{i}")
+        if i % 2:
+            finish(store, f"run1.{i}", hp, float(hp["a"]))
+        after = log.read_bytes()
+        assert after.startswith(before)  # what was there stays byte for byte: an append, not a rewrite
+        grown = after[len(before):]
+        # this pull's decision, plus the result it noted of the run that ended since the last pull
+        assert grown.count(b"\n") <= 2 + (i == 1) and len(grown) < 600, grown
+        before = after
+    entries = read_state(store, "job1")["assignments"]
+    assert [e["number"] for e in entries] == list(range(30))
+    assert sum(e["result"] is not None for e in entries) == 15
+
+
+def test_a_write_torn_by_a_crash_costs_nothing_after_it(tmp_path):
+    store = LocalStore(tmp_path)
+    plan = plan_for("job1", SPACE, 0)
+    start(store, plan, "run1.1")
+    log = tmp_path / "jobs" / "job1" / "search.jsonl"
+    with open(log, "ab") as fh:
+        fh.write(b'{"e":"assign","number":1,"ru')  # a pull cut short mid-write
+    start(store, plan, "run1.2")
+    start(store, plan, "run1.3")
+    entries = read_state(store, "job1")["assignments"]
+    assert [(e["number"], e["run"]) for e in entries] == [(0, "run1.1"), (1, "run1.2"), (2, "run1.3")]
+
+
 def test_bayesian_without_optuna_fails_the_run_with_a_clear_message(tmp_path, monkeypatch):
     from launcher.diagnostics import LauncherError
 

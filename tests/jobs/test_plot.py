@@ -65,6 +65,44 @@ def test_plot_aggregates_with_a_shadow_and_groups_by_hp(finished, tmp_path):
     assert sorted(v for v, _ in hp_data["hpmax_by"]["lr"]) == [0.05, 0.3, 0.9]
 
 
+def test_plot_search_draws_the_best_estimate_against_completed_runs(finished, tmp_path):
+    data = finished.json("plot", "job1", "--search")
+    steps = data["search"]["job1"]
+    assert [s["completed"] for s in steps] == [1, 2, 3]
+    analysis = finished.json("search", "job1")  # the same numbers `launcher search` prints
+    assert [s["est_hpmax"] for s in steps] == [s["est_hpmax"] for s in analysis["steps"]]
+    out = tmp_path / "search.png"
+    proc = finished.cli("plot", "job1", "--search", "--out", out, check=True)
+    assert "over 3 completed runs" in proc.stderr
+    img = Image.open(out)
+    assert img.format == "PNG" and img.size[0] >= 600 and img.size[1] >= 350
+    assert len(_distinct_colours(out)) >= 1  # the estimate's line and its runs' dots
+    extrema = img.convert("L").getextrema()
+    assert extrema[0] < 100 and extrema[1] > 200
+    both = finished.cli("plot", "job1", "--search", "--hp", "--format", "json")
+    assert both.returncode == 2 and "choose one" in both.stderr
+    metric = finished.cli("plot", "job1", "s1-rew", "--search", "--format", "json")
+    assert metric.returncode == 2 and "takes no metric" in metric.stderr
+    assert all("Traceback" not in p.stderr for p in (both, metric))
+
+
+def test_plot_search_of_a_job_without_a_completed_run_says_so(project, tmp_path):
+    from test_hp_search_local import add_objective_component
+
+    add_objective_component(project)
+    # int(inf) raises in the objective: the one run fails, so the job has no hpmax to plot
+    project.write("runspecs/fails.yaml", tiny_runspec(total_runs=1, per_node=1).replace(
+        "component: processors/RL_Proc\n      environment: *env\n",
+        "component: processors/Objective_Proc\n      a: .inf\n").replace(
+        "      max_iterations: 1000\n      iters_per_report: 100\n", ""))
+    project.cli("launch", "runspecs/fails.yaml")
+    assert project.read("runs/run1.1/run.json")["status"] == "failed"
+    out = tmp_path / "none.png"
+    proc = project.cli("plot", "job1", "--search", "--out", out)
+    assert proc.returncode == 1 and "no completed run with an hpmax" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
 def test_plot_bad_input(finished, tmp_path):
     proc = finished.cli("plot", "job1", "s1-rwe", "--format", "json")
     assert proc.returncode == 2 and "did you mean 'rew'" in proc.stderr or "did you mean 's1-rew'" in proc.stderr
@@ -77,6 +115,18 @@ def test_plot_bad_input(finished, tmp_path):
     proc = finished.cli("plot", "job9", "--format", "json")
     assert proc.returncode == 1 and "no job 'job9'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_search_in_the_terminal():
+    from launcher.hpsearch.analysis import analyse
+    from launcher.report.plot import search_terminal
+
+    runs = [{"run": f"run1.{i}", "status": "completed", "hpmax": v, "hparams": {"lr": lr},
+             "ended": f"2026-01-01T00:00:0{i}Z"} for i, (v, lr) in enumerate([(0.1, 1), (0.5, 2), (0.3, 2)], 1)]
+    drawn = search_terminal([analyse("job1", runs, method="dgd")], title="job1: best estimated hpmax", width=80,
+                            height=20, colour=False)
+    assert "job1: best estimated hpmax" in drawn and "job1 (dgd): best lr=2" in drawn
+    assert "completed runs" in drawn and len(drawn.splitlines()) == 20
 
 
 def test_terminal_rendering_and_median_aggregate():

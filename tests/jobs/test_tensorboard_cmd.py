@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from jobs_project import tiny_runspec
+from jobs_project import cli_env, tiny_runspec
 
 pytest.importorskip("tensorboardX", reason="the runs write event files with tensorboardX (dev environment)")
 
@@ -29,6 +37,62 @@ def test_event_files_are_fetched_per_job_and_run(project):
     assert both.returncode == 0 and Path(both.stdout.strip()) == logdir.parent
     none = project.cli("tensorboard", "job2", "--logdir-only")
     assert none.returncode == 1 and "log_to_tensorboard: true" in none.stderr and "Traceback" not in none.stderr
-    if importlib.util.find_spec("tensorboard") is None:  # not in the locked environment: a clear message
-        start = project.cli("tensorboard", "job1")
-        assert start.returncode == 1 and "pip install tensorboard" in start.stderr
+    for bad in ("-1", "65536", "http"):
+        port = project.cli("tensorboard", "job1", "--port", bad)
+        assert port.returncode == 2 and "is not a port number" in port.stderr and "Traceback" not in port.stderr
+
+
+def _get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as fh:
+        return [int(p) for p in fh.read().split()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the child's pid from /proc")
+def test_tensorboard_serves_the_jobs_runs_and_stops_on_ctrl_c(project):
+    pytest.importorskip("tensorboard", reason="TensorBoard is in the dev lock")
+    project.write("runspecs/tb.yaml", tiny_runspec(total_runs=2, per_node=2).replace(
+        "log_to_tensorboard: false", "log_to_tensorboard: true"))
+    project.cli("launch", "runspecs/tb.yaml", check=True)
+    proc = subprocess.Popen([sys.executable, "-m", "launcher", "tensorboard", "job1", "--port", "0"],
+                            cwd=project.root, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not lines and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert lines, f"no URL printed (exit {proc.poll()}): {proc.stderr.read() if proc.poll() is not None else ''}"
+        (url,) = [w for w in lines[0].split() if w.startswith("http://127.0.0.1:")]
+        assert not url.endswith(":0/")  # the port TensorBoard listens on, not the one asked for
+        (server,) = _children(proc.pid)
+        # TensorBoard loads the folder in the background: wait (bounded) until both runs are listed
+        runs: list = []
+        while time.monotonic() < deadline:
+            runs = _get_json(url + "data/runs")
+            if len(runs) >= 2:
+                break
+            time.sleep(0.5)
+        assert sorted(r.split("/")[0] for r in runs) == ["run1.1", "run1.2"], runs
+        # every run's scalars are there, under the names the runs logged them with (s1-rew: stage 1's reward)
+        tags = _get_json(url + "data/plugin/scalars/tags")
+        assert set(tags) == set(runs) and all(any(t.startswith("s1-") for t in tags[r]) for r in runs), tags
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        try:
+            rc = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    err = proc.stderr.read()
+    assert rc == 0 and "Traceback" not in err and "TensorBoard stopped" in err, err
+    assert not os.path.exists(f"/proc/{server}")  # the server stopped (and was waited for)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=5)

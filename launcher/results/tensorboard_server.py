@@ -1,0 +1,81 @@
+"""TensorBoard as a child process of `launcher tensorboard`: started on a folder, its URL read from what it
+prints, stopped with the launcher.
+
+TensorBoard prints "TensorBoard 2.x at http://127.0.0.1:PORT/ (Press CTRL+C to quit)" on stderr once it listens,
+so the URL printed is the one that answers, also with port 0 (TensorBoard picks a free port). The child runs in
+a session of its own: Ctrl-C reaches the launcher only, which stops TensorBoard with SIGTERM (TensorBoard exits
+cleanly on it; a second Ctrl-C in its own group would print its traceback) and waits for it, so no server
+outlives the command; on Linux it also dies with the launcher if that is killed outright.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Callable
+
+_URL = re.compile(r"\bat (https?://\S+)")
+STOP_GRACE = 10.0  # seconds TensorBoard gets to exit on SIGTERM before it is killed
+
+
+def command(logdir: Path, host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", host, "--port", str(port)]
+
+
+def serve(logdir: Path, *, host: str = "127.0.0.1", port: int = 6006, on_url: Callable[[str], None],
+          err=None) -> int:
+    """Run TensorBoard on logdir until it exits or Ctrl-C (then stop it); on_url(url) once it listens.
+    TensorBoard's own messages go to err (default stderr). Returns 0 after Ctrl-C, else TensorBoard's exit code."""
+    from launcher.agent import die_with_parent_preexec
+
+    err = err or sys.stderr
+    proc = subprocess.Popen(command(logdir, host, port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+                            preexec_fn=die_with_parent_preexec())
+    previous = signal.signal(signal.SIGTERM, _as_interrupt)  # a terminated launcher stops its TensorBoard too
+    try:
+        try:
+            for line in proc.stderr:  # up to the line that names the URL
+                match = _URL.search(line)
+                if match:
+                    on_url(match.group(1))
+                    break
+                err.write(line)
+            copier = threading.Thread(target=_copy, args=(proc.stderr, err), daemon=True)
+            copier.start()
+            rc = proc.wait()
+            copier.join(timeout=1)
+            return rc
+        except KeyboardInterrupt:
+            stop(proc)
+            return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:  # any other way out of here: never leave the server running
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _as_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _copy(src, dest) -> None:
+    try:
+        for line in src:
+            dest.write(line)
+            dest.flush()
+    except (OSError, ValueError):  # the launcher is exiting and its stderr is gone
+        pass
