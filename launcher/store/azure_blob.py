@@ -139,15 +139,13 @@ class AzureBlobStore(Store):
         return self._call(read, f"reading {key}")
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        rec = None
-        if key.startswith("runs/") and key.endswith("/run.json"):
-            from launcher.jobs import summary as S
-
-            run = S.run_of_key(key)
-            rec = S.child_record(data) if run is not None else None
-        if rec is None:
+        child = self.child_run_write(key, data)
+        if child is None:
             self.upload(key, data)
             return
+        from launcher.jobs import summary as S
+
+        run, rec = child
         # A child's run record: replace it with If-Match on the version read, so the summary folds in exactly
         # the record this write replaced; then the summary's own compare-and-swap (update()).
         old = self.update(key, lambda current: (bytes(data), current))

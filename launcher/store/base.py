@@ -72,6 +72,19 @@ class Store(ABC):
         return value). None as new bytes writes nothing. Returns the result of the change() that took effect."""
         raise NotImplementedError(f"{type(self).__name__} has no atomic update")
 
+    @staticmethod
+    def child_run_write(key: str, data: bytes):
+        """(run, record) when this write is a child run's record, which the job summary folds in; else None.
+
+        The summary module is imported only for run records, so a store write elsewhere keeps start-up light."""
+        if not (key.startswith("runs/") and key.endswith("/run.json")):
+            return None
+        from launcher.jobs import summary as S
+
+        run = S.run_of_key(key)
+        rec = S.child_record(data) if run is not None else None
+        return (run, rec) if rec is not None else None
+
     def job_lock(self, job: str):
         """A lock that serialises the writes of one job's run records with its summary's (jobs/summary.py).
         Stores without locks (the blob store) use compare-and-swap instead: nothing to hold."""

@@ -91,15 +91,13 @@ class LocalStore(Store):
         if path.is_dir():
             raise ValueError(f"store key {key!r} is a prefix of other keys, not an object")
         data = bytes(data)
-        rec = None
-        if key.startswith("runs/") and key.endswith("/run.json"):  # imported only here: start-up stays light
-            from launcher.jobs import summary as S
-
-            run = S.run_of_key(key)
-            rec = S.child_record(data) if run is not None else None
-        if rec is None:
+        child = self.child_run_write(key, data)
+        if child is None:
             atomic_write(path, data, durable=_durable(key))
             return
+        from launcher.jobs import summary as S
+
+        run, rec = child
         # A child's run record: the write and its summary change happen under the job's lock, so the summary
         # sees every record it replaced exactly once, whichever process writes.
         with self.job_lock(rec["job"]):
@@ -169,12 +167,8 @@ class LocalStore(Store):
     def update(self, key: str, change):
         """Read-change-write under an exclusive flock on locks/store/<key>.lock (the object itself is replaced on
         every write, so a lock on it would protect nothing)."""
-        path = self.path(key)
         with self._key_lock(key):
-            new, result = change(self.read_bytes(key))
-            if new is not None:
-                atomic_write(path, bytes(new), durable=_durable(key))
-            return result
+            return self.update_locked(key, change)
 
     def append_update(self, key: str, change):
         """Read-change-append under the same lock as update(): only the appended bytes are written."""

@@ -85,7 +85,19 @@ def claims_of(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-class TokenEndpoint:
+class _LoopbackServer:
+    """Start and stop of a server on 127.0.0.1 that serves from its own thread (self._httpd, self._thread)."""
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class TokenEndpoint(_LoopbackServer):
     """The App Service managed-identity endpoint: GET ?resource=...&api-version=2019-08-01 with X-IDENTITY-HEADER;
     answers a JWT for the resource. `delegator` says whether the identity holds the delegator role."""
 
@@ -130,16 +142,9 @@ class TokenEndpoint:
         """What the launcher's process needs to find this endpoint (and nothing of the other credential kinds)."""
         return {"IDENTITY_ENDPOINT": self.url, "IDENTITY_HEADER": self.header}
 
-    def start(self) -> TokenEndpoint:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
-class DelegatorCheck:
+class DelegatorCheck(_LoopbackServer):
     """HTTPS on 127.0.0.1 in front of an HTTPS Azurite: refuses Get User Delegation Key for a token without the
     delegator claim (403 AuthorizationPermissionMismatch, Azure's answer), passes everything else through."""
 
@@ -201,10 +206,3 @@ class DelegatorCheck:
     def port(self) -> int:
         return self._httpd.server_address[1]
 
-    def start(self) -> DelegatorCheck:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
