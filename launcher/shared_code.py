@@ -36,6 +36,7 @@ def content_sha256(key: str) -> str:
 
 def job_tree(root: Path, job: str, code_key: str, store) -> Path:
     """The job's unpacked, verified, read-only code tree on this node: made by the first run that asks."""
+    from launcher.fsutil import exclusive_lock
     from launcher.package import extract_snapshot, file_sha256
 
     sha = content_sha256(code_key)
@@ -45,7 +46,7 @@ def job_tree(root: Path, job: str, code_key: str, store) -> Path:
         return tree
     with _LOCK:
         folder.mkdir(parents=True, exist_ok=True)
-        with _FileLock(folder / f"{sha}.lock"):
+        with exclusive_lock(folder / f"{sha}.lock", mode=0o644):
             if tree.is_dir():  # another agent on this node made it meanwhile
                 return tree
             part = folder / f"{sha}.zip.part"
@@ -141,18 +142,3 @@ class Remover:
     def drain(self) -> None:
         self._queue.join()
 
-
-class _FileLock:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = -1
-
-    def __enter__(self):
-        import fcntl
-
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        os.close(self.fd)  # closing drops the flock
