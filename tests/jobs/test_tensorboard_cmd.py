@@ -65,11 +65,16 @@ def test_tensorboard_serves_the_jobs_runs_and_stops_on_ctrl_c(project):
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
+    # TensorBoard's messages come through the launcher's stderr: drain it all the time, or a full pipe blocks the
+    # launcher's copying thread while it holds stderr's lock, and the launcher cannot finish exiting
+    errors: list[str] = []
+    err_reader = threading.Thread(target=lambda: errors.extend(iter(proc.stderr.readline, "")), daemon=True)
+    err_reader.start()
     try:
         deadline = time.monotonic() + 120
         while not lines and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert lines, f"no URL printed (exit {proc.poll()}): {proc.stderr.read() if proc.poll() is not None else ''}"
+        assert lines, f"no URL printed (exit {proc.poll()}): {''.join(errors)}"
         (url,) = [w for w in lines[0].split() if w.startswith("http://127.0.0.1:")]
         assert not url.endswith(":0/")  # the port TensorBoard listens on, not the one asked for
         (server,) = _children(proc.pid)
@@ -91,7 +96,8 @@ def test_tensorboard_serves_the_jobs_runs_and_stops_on_ctrl_c(project):
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
-    err = proc.stderr.read()
+    err_reader.join(timeout=10)
+    err = "".join(errors)
     assert rc == 0 and "Traceback" not in err and "TensorBoard stopped" in err, err
     assert not os.path.exists(f"/proc/{server}")  # the server stopped (and was waited for)
     with pytest.raises(urllib.error.URLError):
