@@ -3,13 +3,20 @@ prints, stopped with the launcher.
 
 TensorBoard prints "TensorBoard 2.x at http://127.0.0.1:PORT/ (Press CTRL+C to quit)" on stderr once it listens,
 so the URL printed is the one that answers, also with port 0 (TensorBoard picks a free port). The child runs in
-a session of its own: Ctrl-C reaches the launcher only, which stops TensorBoard with SIGTERM (TensorBoard exits
-cleanly on it; a second Ctrl-C in its own group would print its traceback) and waits for it, so no server
-outlives the command; on Linux it also dies with the launcher if that is killed outright.
+a session of its own: Ctrl-C reaches the launcher only, which stops TensorBoard's whole process group with SIGTERM
+(TensorBoard exits cleanly on it; a second Ctrl-C in its own group would print its traceback) and waits for it, so
+no server outlives the command; on Linux it also dies with the launcher if that is killed outright.
+
+The group matters: TensorBoard starts its Rust data server (`--load_fast=auto`) as a child that inherits the stderr
+pipe. Signalling only TensorBoard would leave that pipe open until the data server notices its parent is gone, and
+the copying thread below blocked on it. The copier reads the pipe's file descriptor itself (os.read), so it never
+holds a lock of a Python file object that the exiting launcher could need.
 """
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 import signal
 import subprocess
@@ -34,18 +41,19 @@ def serve(logdir: Path, *, host: str = "127.0.0.1", port: int = 6006, on_url: Ca
 
     err = err or sys.stderr
     proc = subprocess.Popen(command(logdir, host, port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
-                            preexec_fn=die_with_parent_preexec())
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent_preexec())
+    fd = proc.stderr.fileno()
     previous = signal.signal(signal.SIGTERM, _as_interrupt)  # a terminated launcher stops its TensorBoard too
     try:
         try:
-            for line in proc.stderr:  # up to the line that names the URL
+            lines = _lines(fd)
+            for line in lines:  # up to the line that names the URL
                 match = _URL.search(line)
                 if match:
                     on_url(match.group(1))
                     break
                 err.write(line)
-            copier = threading.Thread(target=_copy, args=(proc.stderr, err), daemon=True)
+            copier = threading.Thread(target=_copy, args=(lines, err), daemon=True)
             copier.start()
             rc = proc.wait()
             copier.join(timeout=1)
@@ -60,21 +68,48 @@ def serve(logdir: Path, *, host: str = "127.0.0.1", port: int = 6006, on_url: Ca
 
 
 def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    """SIGTERM to TensorBoard's process group (it and its data server), SIGKILL after STOP_GRACE; waits for it."""
+    _signal_group(proc, signal.SIGTERM)
     try:
         proc.wait(timeout=STOP_GRACE)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        _signal_group(proc, signal.SIGKILL)
         proc.wait()
+    _signal_group(proc, signal.SIGKILL)  # a data server that outlived TensorBoard
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # start_new_session: the group's id is TensorBoard's pid
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _as_interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
-def _copy(src, dest) -> None:
+def _lines(fd: int):
+    """The text lines read from fd (undecodable bytes replaced), up to end of file."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        pending += decoder.decode(chunk, final=not chunk)
+        *complete, pending = pending.split("\n")
+        yield from (line + "\n" for line in complete)
+        if not chunk:
+            if pending:
+                yield pending
+            return
+
+
+def _copy(lines, dest) -> None:
     try:
-        for line in src:
+        for line in lines:
             dest.write(line)
             dest.flush()
     except (OSError, ValueError):  # the launcher is exiting and its stderr is gone

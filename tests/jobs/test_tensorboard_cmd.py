@@ -52,6 +52,26 @@ def _children(pid: int) -> list[int]:
         return [int(p) for p in fh.read().split()]
 
 
+def _alive(pid: int) -> bool:
+    """Running, not gone and not a zombie waiting for init to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _where(pid: int) -> str:
+    """What a process that does not exit is doing: its signal masks and each thread's kernel wait channel."""
+    try:
+        status = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                  if line.startswith(("State", "Sig", "Threads"))]
+        waits = [f"{t.name}:{(t / 'wchan').read_text()}" for t in Path(f"/proc/{pid}/task").iterdir()]
+        return "; ".join(status + waits)
+    except OSError as exc:
+        return str(exc)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the child's pid from /proc")
 def test_tensorboard_serves_the_jobs_runs_and_stops_on_ctrl_c(project):
@@ -78,6 +98,7 @@ def test_tensorboard_serves_the_jobs_runs_and_stops_on_ctrl_c(project):
         (url,) = [w for w in lines[0].split() if w.startswith("http://127.0.0.1:")]
         assert not url.endswith(":0/")  # the port TensorBoard listens on, not the one asked for
         (server,) = _children(proc.pid)
+        helpers = _children(server)  # TensorBoard's data server, in TensorBoard's process group
         # TensorBoard loads the folder in the background: wait (bounded) until both runs are listed
         runs: list = []
         while time.monotonic() < deadline:
@@ -94,11 +115,13 @@ def test_tensorboard_serves_the_jobs_runs_and_stops_on_ctrl_c(project):
         try:
             rc = proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
+            where = _where(proc.pid)
             proc.kill()
-            raise
+            pytest.fail(f"the launcher did not exit within 60 s of Ctrl-C ({where}); its stderr: {''.join(errors)}")
     err_reader.join(timeout=10)
     err = "".join(errors)
     assert rc == 0 and "Traceback" not in err and "TensorBoard stopped" in err, err
     assert not os.path.exists(f"/proc/{server}")  # the server stopped (and was waited for)
+    assert not any(_alive(pid) for pid in helpers), helpers  # and its data server with it
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
