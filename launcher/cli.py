@@ -77,10 +77,11 @@ def _chosen_command(argv: list[str]) -> str:
     return ""
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:
+    """parser: build_parser() of argv's command, already built (the fork server builds `run`'s once)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        parser = build_parser(_chosen_command(argv))
+        parser = parser or build_parser(_chosen_command(argv))
         args = parser.parse_args(argv)
     except KeyboardInterrupt:  # Ctrl-C while the command is still being imported: no traceback either
         sys.stderr.write("interrupted\n")
