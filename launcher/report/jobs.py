@@ -129,10 +129,15 @@ def runs_columns(runs: list[dict]) -> list[str]:
 
 def runs_rows(runs: list[dict], columns: list[str] | None = None) -> tuple[list[str], list[list]]:
     """XT's `list runs`: one row per run with its status, iters, per-stage metrics, hpmax and HP values."""
-    from launcher.jobs.runquery import value
+    from launcher.jobs.runquery import getter
 
     columns = columns or runs_columns(runs)
-    rows = [[_short(value(r, c)) if c == "reason" else value(r, c) for c in columns] for r in runs]
+    getters = [getter(c) for c in columns]
+    if "reason" in columns:
+        at = columns.index("reason")
+        reason = getters[at]
+        getters[at] = lambda r: _short(reason(r))
+    rows = [[get(r) for get in getters] for r in runs]
     return columns, rows
 
 

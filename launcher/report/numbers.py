@@ -13,6 +13,11 @@ import math
 
 
 def fmt(value) -> str:
+    kind = type(value)
+    if kind is str:  # the common cells first (a table of 10,000 runs formats every one)
+        return value
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -5,19 +5,21 @@ report.jobs.render_table uses it for tables longer than a screen; tests hold the
 
 from __future__ import annotations
 
-from rich.cells import cell_len as _rich_cell_len  # the width rich gives a cell (wide characters count 2)
-
 SEP = "   "
 
 
 def cell_len(text: str) -> int:
-    return len(text) if text.isascii() else _rich_cell_len(text)  # ASCII (most cells): one column a character
+    if text.isascii():  # most cells: one column a character
+        return len(text)
+    from rich.cells import cell_len as rich_cell_len  # the width rich gives a cell (wide characters count 2)
+
+    return rich_cell_len(text)  # imported only for such a cell: rich's width tables cost a start-up ~10 ms
 
 
 def render_plain(columns: list[str], cells: list[list[str]], right: list[bool]) -> str:
     """columns: header names; cells: formatted rows; right: which columns are right-aligned."""
     widths = [cell_len(c) for c in columns]
-    lens = [[cell_len(v) for v in row] for row in cells]
+    lens = [[len(v) if v.isascii() else cell_len(v) for v in row] for row in cells]  # cell_len, inlined
     for row in lens:
         for i, n in enumerate(row):
             if n > widths[i]:

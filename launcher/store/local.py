@@ -8,6 +8,7 @@ it would protect nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -33,8 +34,15 @@ def _durable(key: str) -> bool:
     return key.startswith(DURABLE_PREFIXES) and not key.endswith(DERIVED_SUFFIXES)
 
 
+#: Keys that are valid at a glance (no segment starts with '.', no ':', '\\' or NUL): the check of every other key
+#: below gives the same answer for these, but a listing of 10,000 runs reads 10,000 keys.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_~+-][A-Za-z0-9_.~+-]*(?:/[A-Za-z0-9_~+-][A-Za-z0-9_.~+-]*)*\Z")
+
+
 def validate_key(key: str, *, allow_empty: bool = False) -> str:
     """A '/'-separated relative key, or ValueError. Keys never climb out of the store."""
+    if type(key) is str and _PLAIN_KEY.match(key):
+        return key
     if not isinstance(key, str):
         raise ValueError(f"store key must be a string, not {type(key).__name__}")
     if not key:
@@ -70,6 +78,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
 class LocalStore(Store):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._root = str(self.root)  # for the string paths of the hot reads (pathlib costs more than the read)
         self.description = f"folder {self.root}"
 
     def __repr__(self) -> str:
@@ -80,9 +89,14 @@ class LocalStore(Store):
         return self.root.joinpath(*validate_key(key).split("/"))
 
     # -- primitives ---------------------------------------------------------------------------------------
+    def _file(self, key: str) -> str:
+        """path(key) as a string."""
+        return os.path.join(self._root, validate_key(key))  # '/' inside the key: a separator on every OS
+
     def read_bytes(self, key: str) -> bytes | None:
         try:
-            return self.path(key).read_bytes()
+            with open(self._file(key), "rb") as fh:
+                return fh.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
@@ -105,6 +119,10 @@ class LocalStore(Store):
             atomic_write(path, data, durable=False)
             S.fold(self, rec["job"], run, old, rec, self.update_locked)
 
+    def read_json(self, key: str):
+        data = self.read_bytes(key)
+        return None if data is None else json.loads(data)  # bytes straight in: no str copy of every record
+
     def job_lock(self, job: str):
         validate_key(job)
         return exclusive_lock(self.root / "locks" / "jobs" / (job + LOCK_SUFFIX))
@@ -116,7 +134,7 @@ class LocalStore(Store):
         return result
 
     def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
+        return os.path.isfile(self._file(key))
 
     def list(self, prefix: str) -> list[str]:
         validate_key(prefix, allow_empty=True)
