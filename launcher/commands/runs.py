@@ -47,7 +47,7 @@ def run(args) -> int:
     from launcher.diagnostics import UsageError, did_you_mean
     from launcher.jobs import records as R
     from launcher.jobs import runquery
-    from launcher.jobs.collect import runs_of_jobs
+    from launcher.jobs.collect import indexed_runs_of_jobs, runs_of_jobs
     from launcher.report import jobs as report
 
     if args.status and args.status not in R.RUN_STATES:
@@ -59,8 +59,14 @@ def run(args) -> int:
     # --last alone shows the last N runs in run order: only those records are read. A sort or a filter needs
     # every run's value first.
     unordered = not (args.sort or args.filters or args.status)
-    jobs, runs = runs_of_jobs(cfg, args.jobs, all_jobs=args.all, target=args.target,
-                              last=args.last if unordered else None)
+    records = None
+    if args.last is not None and not unordered:
+        # Sorted or filtered, then the last N: every run's sortable fields from the jobs' run indexes (ended
+        # runs; the others from their records), and only the N records shown are read (below).
+        jobs, runs, records = indexed_runs_of_jobs(cfg, args.jobs, all_jobs=args.all, target=args.target)
+    else:
+        jobs, runs = runs_of_jobs(cfg, args.jobs, all_jobs=args.all, target=args.target,
+                                  last=args.last if unordered else None)
     columns = None
     if args.columns:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]
@@ -76,6 +82,8 @@ def run(args) -> int:
         runs = runquery.sort_runs(runs, args.sort, reverse=args.reverse)
     if args.last is not None:
         runs = runs[-args.last:] if args.last > 0 else []
+    if records is not None:
+        runs = records(runs)
     if args.export:
         n = report.export_csv(runs, args.export, columns=columns)
         sys.stderr.write(f"exported {n} runs to {args.export}\n")

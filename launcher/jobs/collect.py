@@ -37,6 +37,32 @@ def runs_of_jobs(config, jobs: list[str], *, all_jobs: bool = False, target: str
     return names, runs
 
 
+def indexed_runs_of_jobs(config, jobs: list[str], *, all_jobs: bool = False, target: str | None = None):
+    """(job names, their child runs as runs_of_jobs gives them but with ended runs as index entries, a function
+    that turns a selection of those into the runs' records): sort and filter all, then read only what is shown."""
+    from launcher.backends import store_for
+    from launcher.jobs import runindex
+    from launcher.jobs.status import list_jobs, read_runs_indexed
+
+    names = list(dict.fromkeys(jobs))
+    stores = {}
+    if all_jobs:
+        store, _ = store_for(config, target=target)
+        for name in list_jobs(store):
+            if name not in names:
+                names.append(name)
+                stores[name] = store
+    runs: list[dict] = []
+    for name in names:
+        stores[name] = stores.get(name) or store_for(config, name, target=target)[0]
+        runs.extend(read_runs_indexed(stores[name], name))
+
+    def records(chosen: list[dict]) -> list[dict]:
+        return runindex.full(None, chosen, job_of=stores.__getitem__)
+
+    return names, runs, records
+
+
 def stores_of_jobs(config, jobs: list[str], *, target: str | None = None) -> dict:
     """job -> the store that holds it."""
     from launcher.backends import store_for

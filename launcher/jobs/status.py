@@ -53,6 +53,29 @@ def read_runs(store, job: str, *, reconcile_lost: bool = True, last: int | None 
     return sorted(out, key=lambda r: R.run_sort_key(r["run"]))
 
 
+def read_runs_indexed(store, job: str, *, reconcile_lost: bool = True) -> list[dict]:
+    """read_runs(), except that an ended run the job's index holds comes as its runindex.Entry (its sortable
+    fields) instead of its record: what `runs --sort F --last N` sorts and filters before it reads the N records
+    it shows (runindex.full). Runs without an entry (not ended, or not indexed) are read, and reconciled, as there."""
+    from launcher.jobs import runindex
+
+    record = read_job(store, job)
+    if reconcile_lost:
+        refresh = getattr(store, "refresh_job", None)
+        if refresh is not None:
+            refresh(job)
+            record = read_job(store, job)
+    entries = runindex.read_entries(store, job)
+    out = []
+    for name in child_names(store, job, record):
+        rec = entries.get(name) or store.read_json(R.run_key(name))
+        out.append(rec if rec else {"run": name, "job": job, "status": R.QUEUED})
+    if reconcile_lost and record and record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
+        if _reconcile_runs(store, job, out):
+            return read_runs_indexed(store, job, reconcile_lost=False)
+    return sorted(out, key=lambda r: R.run_sort_key(r["run"]))
+
+
 def failed_runs(store, job: str, *, limit: int) -> list[dict]:
     """The first `limit` failed or lost runs in run order: reads records only until it has them."""
     out = []

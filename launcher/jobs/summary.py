@@ -135,6 +135,10 @@ def fold(store, job: str, run: str, old_bytes: bytes | None, new_rec: dict, upda
     read-change-write of the summary (with the job's lock already held on the folder store). No summary yet: the
     job predates them (or its launch is still writing); the first reader computes it (ensure())."""
     old = child_record(old_bytes)
+    # The job's index of ended runs is kept at the same point, with the same atomic update (jobs/runindex.py).
+    from launcher.jobs import runindex
+
+    runindex.fold(job, run, old, new_rec, update)
 
     def change(current: bytes | None):
         if current is None:

@@ -9,6 +9,7 @@ embedded default) and an Azure Blob container (store/azure_blob.py). Keys are '/
     jobs/<job>/search.json        an adaptive search's assignments (updated atomically with update())
     jobs/<job>/summary.json       counts by status, best hpmax, progress: updated with every run.json write
                                   (launcher/jobs/summary.py), so a job is watched without reading its runs
+    jobs/<job>/runindex/<n>.json  ended runs' sortable fields, folded in with the summary (jobs/runindex.py)
     jobs/<job>/search.jsonl       an adaptive search's log of assignments (extended atomically: append_update())
     code/<sha256>.zip             content-addressed code snapshots
     runs/<run>/run.json           a run's record; console.txt, metrics.jsonl, mirrored/<path>

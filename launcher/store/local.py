@@ -27,11 +27,15 @@ LOCK_SUFFIX = ".lock"
 DURABLE_PREFIXES = ("counters/", "jobs/", "code/")
 #: Derived objects under a durable prefix that are recomputed when lost, so need no fsync on every change.
 DERIVED_SUFFIXES = ("/summary.json",)  # jobs/<job>/summary.json (launcher/jobs/summary.py)
+#: The same, by folder: jobs/<job>/runindex/<shard>.json (launcher/jobs/runindex.py; a lost entry is read from
+#: its run record instead).
+DERIVED_FOLDERS = ("/runindex/",)
 _COUNTER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def _durable(key: str) -> bool:
-    return key.startswith(DURABLE_PREFIXES) and not key.endswith(DERIVED_SUFFIXES)
+    return (key.startswith(DURABLE_PREFIXES) and not key.endswith(DERIVED_SUFFIXES)
+            and not any(folder in key for folder in DERIVED_FOLDERS))
 
 
 #: Keys that are valid at a glance (no segment starts with '.', no ':', '\\' or NUL): the check of every other key
