@@ -20,7 +20,7 @@ import json
 from launcher.jobs import records as R
 
 VERSION = 1
-SHARD = 50  # entries per shard object: a write rewrites ~15 KB; a 10,000-run job has 200 shards to read
+SHARD = 25  # entries per shard object: a run's end rewrites ~5 KB on average; a 10,000-run job has 400 shards
 PREFIX = "runindex/"
 #: What runquery.value, runs_columns and check_field read of a record (elapsed: started/ended; reason:
 #: status, reason, error; columns: metric_order).
