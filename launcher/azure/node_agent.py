@@ -6,12 +6,13 @@
 The store comes from the task's environment settings, never from the command line: LAUNCHER_STORE_URL, a
 container SAS on the job's own results container (read, add, create, write: store/job_containers.py), and
 LAUNCHER_STORE_READ, read SAS URLs of the store blobs the agent reads (the plan, the launched runspec, the job
-record), as JSON {key: url}. Nothing else of the store is reachable from a task. The run must never get them: a process can read its parent's *initial* environment from
-/proc/<pid>/environ whatever os.environ says afterwards. So the agent hands the URL to a fresh image of itself
-through a pipe (execve with an environment without it) and makes itself non-dumpable (its /proc files and memory
-are then closed to processes of the same user). The plan and the launched runspec are checked against the
-sha256 on the command line (written by the launcher), the code snapshot against its content-addressed name. The code snapshot arrives as a Batch resource file (LAUNCHER_CODE_FILE, a read SAS on that one blob);
-the agent reads it from there instead of the store.
+record), as JSON {key: url}. Nothing else of the store is reachable from a task. The run must never get them:
+a process can read its parent's *initial* environment from /proc/<pid>/environ whatever os.environ says
+afterwards. So the agent hands the URLs to a fresh image of itself through a pipe (execve with an environment
+without them) and makes itself non-dumpable (its /proc files and memory are then closed to processes of the same
+user). The plan and the launched runspec are checked against the sha256 on the command line (written by the
+launcher), the code snapshot against its content-addressed name. The code snapshot arrives as a Batch resource
+file (LAUNCHER_CODE_FILE, a read SAS on that one blob); the agent reads it from there instead of the store.
 
 Batch runs a task again when its node is preempted (requeue) or when it failed and retries are left; the run's
 record then says lost/failed/running from the attempt before: that run starts again. A completed or cancelled

@@ -566,7 +566,9 @@ class AzureBatchBackend(Backend):
                    for k, v in queued_records(plan, children=False)]
 
         def write():
-            # The run index first: it sends the job's run records to the job's results container.
+            # The job's results container (made by the job's summary already in a launch), then the run index,
+            # which sends the job's run records there.
+            self.store.ensure_job_container(plan.job)
             self.store.bind_runs(plan.job, plan.parents)
             self.store.write_many(encoded, label="recording runs")
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parent-records")

@@ -119,8 +119,9 @@ class AzureBlobStore(Store):
         return to_launcher_error(exc, service=_SERVICE, where=self.url, doing=doing)
 
     def _call(self, fn, doing: str, key: str | None = None):
-        """fn() with SDK errors as LauncherErrors; creates a missing container once (launcher side only): the
-        store's own, or the results container of the job that `key` belongs to."""
+        """fn() with SDK errors as LauncherErrors; creates a missing container (launcher side only) and tries
+        once more: the store's own, or the results container of the job that `key` belongs to. (Another thread
+        may have created it since this one's request: then the create is skipped, the retry is not.)"""
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         from launcher.azure.errors import error_code
@@ -128,10 +129,8 @@ class AzureBlobStore(Store):
         try:
             return fn()
         except ResourceNotFoundError as exc:
-            client = self._container_of(key) if key is not None else self.container
-            if error_code(exc) == "ContainerNotFound" and self._may_create and \
-                    client.container_name not in self._created:
-                self._ensure(client)
+            if error_code(exc) == "ContainerNotFound" and self._may_create:
+                self._ensure(self._container_of(key) if key is not None else self.container)
                 try:
                     return fn()
                 except AzureError as again:

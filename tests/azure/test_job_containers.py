@@ -250,3 +250,15 @@ def test_a_batch_job_writes_nothing_into_the_store_container(tmp_path, batch_ser
     assert project.json("status", "job1")["status"] == "completed"
     runs = project.json("runs", "job1")["runs"]
     assert [r["status"] for r in runs] == ["completed", "completed"] and all("hpmax" in r for r in runs)
+
+
+@pytest.mark.slow
+def test_parallel_first_writes_create_the_job_container_once_and_all_land(azurite):
+    """Many threads writing a job's first records at once: each that found no container retries after the
+    create, also when another thread created it in between."""
+    store = _launcher_store(azurite)
+    store.write_json("jobs/job4/job.json", {"job": "job4"})
+    parents = [f"run{n}" for n in range(1, 41)]
+    store.bind_runs("job4", parents)
+    store.write_many([(f"runs/{p}/run.json", b"{}") for p in parents])
+    assert sorted(store.job_container("job4").list_blob_names()) == sorted(f"runs/{p}/run.json" for p in parents)
