@@ -262,3 +262,12 @@ def test_parallel_first_writes_create_the_job_container_once_and_all_land(azurit
     store.bind_runs("job4", parents)
     store.write_many([(f"runs/{p}/run.json", b"{}") for p in parents])
     assert sorted(store.job_container("job4").list_blob_names()) == sorted(f"runs/{p}/run.json" for p in parents)
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", '{"jobs/job1/plan.json": 1}', '"a string"', "null"])
+def test_the_agent_refuses_read_urls_that_are_not_a_mapping_of_keys_to_urls(text):
+    from launcher.azure.node_agent import _read_urls
+
+    with pytest.raises(SystemExit, match="LAUNCHER_STORE_READ must be a JSON object"):
+        _read_urls(text)
+    assert _read_urls("") == {} and _read_urls('{"k": "https://x/y?sig=z"}') == {"k": "https://x/y?sig=z"}
