@@ -110,6 +110,16 @@ def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | Non
         return 130
     except BrokenPipeError:  # `launcher runs job1 | head`
         return 0
+    except OSError as exc:
+        if _interrupted(exc):
+            sys.stderr.write("interrupted\n")
+            return 130
+        if os.environ.get("LAUNCHER_DEBUG") or getattr(args, "verbose", False):
+            raise
+        from launcher.report.text import render_error
+
+        sys.stderr.write(render_error(os_error(exc)))
+        return 1
     except Exception as exc:
         if _interrupted(exc):  # a Ctrl-C that Python re-raised as another error (e.g. during class creation)
             sys.stderr.write("interrupted\n")
@@ -122,6 +132,16 @@ def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | Non
         sys.stderr.write(f"launcher: internal error: {last}\n"
                          "  This is a bug in the launcher; run again with LAUNCHER_DEBUG=1 for the full trace.\n")
         return 3
+
+
+def os_error(exc: OSError) -> LauncherError:
+    """The machine refused a file operation that no check could foresee (a store folder that cannot be written,
+    a full disk, a path where a file stands in for a folder): the user's to fix, so a clear error, not a bug."""
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    what = exc.strerror or str(exc) or type(exc).__name__
+    return LauncherError(f"{where}: {what}" if where else what,
+                         hint="check that this path's folders exist, are folders and can be written, and that the "
+                              "disk has space; LAUNCHER_DEBUG=1 shows where it happened")
 
 
 def _interrupted(exc: BaseException) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,14 @@ def run_cli(capsys):
         return code, out.out, out.err
 
     return _run
+
+
+def pytest_configure(config):
+    # A shell starts a background command (`cmd &` without job control, nohup) with SIGINT ignored, and an ignored
+    # signal stays ignored in every child: Python then installs no KeyboardInterrupt handler, and a test's Ctrl-C
+    # (SIGINT) to a launcher it started does nothing. Tests stand for a terminal, where Ctrl-C is delivered.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _expected_length(item) -> int:

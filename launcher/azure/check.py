@@ -6,8 +6,10 @@ Each check is one small, read-only (or side-effect free) request that says what 
 * Batch: the account answers, and the identity may create auto-pool jobs. A DELETE of a pool and of a job that do
   not exist is authorized (404) or refused (403) before the service looks the resource up, so it tests the
   write rights without touching anything (Azure RBAC decides before the resource provider does);
-* Storage: the store container is reachable, and a user delegation key can be had (Entra auth signs every task's
-  SAS with one: the identity needs generateUserDelegationKey at account scope);
+* Storage: the store container is reachable; the identity may create and delete the jobs' results containers
+  (`<container>-<job>`: a data role at account scope, probed with a Delete Container that cannot succeed); a
+  user delegation key can be had (Entra auth signs every task's SAS with one: the identity needs
+  generateUserDelegationKey at account scope);
 * quotas: the active jobs now (the account's quota itself is an ARM property, not readable on the data plane);
 * the image / node agent SKU pair among the account's supported images (Account - List Supported Images);
 * runs_per_node against the VM size's task slots (min(4 × vCPUs, 256)) when a runspec is given;
@@ -160,9 +162,11 @@ def _check_storage(settings, report: CheckReport, mode: str) -> None:
         code = getattr(exc, "error_code", "") or ""
         fix = ("create the container (or let the first launch create it: that needs Storage Blob Data Contributor)"
                if "ContainerNotFound" in str(code) or "ContainerNotFound" in str(exc) else
-               "assign 'Storage Blob Data Contributor' on the container (or the account) to the identity")
+               "assign 'Storage Blob Data Contributor' on the storage account to the identity (the jobs' "
+               "results containers need it there too)")
         add(Check("store container", FAIL, f"{settings.container_url}: {_why(exc)}", fix))
         return
+    _check_job_containers(settings, report, store)
     if mode == "shared-key":
         add(Check("user delegation key", SKIP, "shared-key auth signs SAS with the account key"))
         return
@@ -178,6 +182,36 @@ def _check_storage(settings, report: CheckReport, mode: str) -> None:
                   "the identity needs Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey at "
                   "ACCOUNT scope: assign 'Storage Blob Delegator' on the storage account (a data role on the "
                   "container alone is not enough)"))
+
+
+def probe_container_name(container: str) -> str:
+    """A container beside the store's that the probe below names: never deleted, even when it exists."""
+    return f"{container[:56].rstrip('-')}-probe"
+
+
+def _check_job_containers(settings, report: CheckReport, store) -> None:
+    """Each launch creates its job's results container and a refused one deletes it: container write and delete
+    at account scope (a role assigned on the store container alone does not cover a container not created yet).
+    Probed without side effects: Delete Container with If-Unmodified-Since in 2000 is authorized first (403 when
+    not allowed), then answers 404 (no such container) or 412 (it exists: not deleted)."""
+    from datetime import datetime, timezone
+
+    from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+    from azure.storage.blob import ContainerClient
+
+    add = report.checks.append
+    name = probe_container_name(store.container_name)
+    probe = ContainerClient(store.account_url, name, credential=store.credential)
+    try:
+        probe.delete_container(if_unmodified_since=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        add(Check("results containers", WARN, f"a probe deletion of container '{name}' was accepted"))
+    except (ResourceNotFoundError, ResourceModifiedError):
+        add(Check("results containers", OK, f"the identity may create and delete '{store.container_name}-<job>' "
+                                            "containers (each job's results)"))
+    except Exception as exc:  # noqa: BLE001
+        add(Check("results containers", FAIL, f"container create/delete refused: {_why(exc)}",
+                  "each job's results go to a container of their own ('<container>-<job>'), created at launch: "
+                  "assign 'Storage Blob Data Contributor' on the storage ACCOUNT (not only on the container)"))
 
 
 def _check_slots(settings, report: CheckReport, runs_per_node: int | None) -> None:

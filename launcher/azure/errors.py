@@ -74,8 +74,9 @@ def to_launcher_error(exc: BaseException, *, service: str, where: str, doing: st
             f"{service} at {where} refused the credentials while {doing} ({status} {code}): {error_message(exc)}",
             hint="check the account key variable (shared-key) or that the identity has the roles it needs: "
                  "'Azure Batch Data Contributor' on the Batch account (Job Submitter cannot create auto pools, "
-                 "Contributor has no data actions), 'Storage Blob Data Contributor' on the container and "
-                 "'Storage Blob Delegator' on the Storage account; `launcher check TARGET` tells which is missing")
+                 "Contributor has no data actions), 'Storage Blob Data Contributor' on the Storage account (each "
+                 "job's results get a container of their own) and 'Storage Blob Delegator' on it; "
+                 "`launcher check TARGET` tells which is missing")
     if isinstance(exc, (ae.ServiceRequestError, ae.ServiceResponseError)):
         return LauncherError(f"cannot reach {service} at {where} while {doing}: {redact(str(exc).splitlines()[0])}",
                              hint="check the endpoint URL in the target's settings and the network; the request "

@@ -3,13 +3,16 @@
     python3 launcher-<sha>.pyz [--mirror-interval S] JOB RUN         (the bundle's bootstrap calls main())
     python3 -m launcher.azure.node_agent [--mirror-interval S] JOB RUN   (launcher_source = "installed")
 
-The store URL (a container SAS) comes from the task's environment setting LAUNCHER_STORE_URL, never from the
-command line. The run must never get it: a process can read its parent's *initial* environment from
-/proc/<pid>/environ whatever os.environ says afterwards. So the agent hands the URL to a fresh image of itself
-through a pipe (execve with an environment without it) and makes itself non-dumpable (its /proc files and memory
-are then closed to processes of the same user). The plan and the launched runspec are checked against the
-sha256 on the command line (written by the launcher), the code snapshot against its content-addressed name. The code snapshot arrives as a Batch resource file (LAUNCHER_CODE_FILE, a read SAS on that one blob);
-the agent reads it from there instead of the store.
+The store comes from the task's environment settings, never from the command line: LAUNCHER_STORE_URL, a
+container SAS on the job's own results container (read, add, create, write: store/job_containers.py), and
+LAUNCHER_STORE_READ, read SAS URLs of the store blobs the agent reads (the plan, the launched runspec, the job
+record), as JSON {key: url}. Nothing else of the store is reachable from a task. The run must never get them:
+a process can read its parent's *initial* environment from /proc/<pid>/environ whatever os.environ says
+afterwards. So the agent hands the URLs to a fresh image of itself through a pipe (execve with an environment
+without them) and makes itself non-dumpable (its /proc files and memory are then closed to processes of the same
+user). The plan and the launched runspec are checked against the sha256 on the command line (written by the
+launcher), the code snapshot against its content-addressed name. The code snapshot arrives as a Batch resource
+file (LAUNCHER_CODE_FILE, a read SAS on that one blob); the agent reads it from there instead of the store.
 
 Batch runs a task again when its node is preempted (requeue) or when it failed and retries are left; the run's
 record then says lost/failed/running from the attempt before: that run starts again. A completed or cancelled
@@ -29,6 +32,10 @@ from launcher.jobs import records as R
 from launcher.store.base import Store
 
 STORE_ENV = "LAUNCHER_STORE_URL"
+#: JSON {store key: blob URL with a read SAS}: what the task reads of the store container
+READ_ENV = "LAUNCHER_STORE_READ"
+#: the store container's keys a task reads (through READ_ENV), all written by the launcher alone
+READ_NAMES = ("plan.json", "launched_job_spec.yaml", "job.json")
 CODE_ENV = "LAUNCHER_CODE_FILE"
 #: The datastore's folder relative to $AZ_BATCH_NODE_MOUNTS_DIR (the pool mounts the container there); the
 #: agent makes it XT_DATA_DIR, which `$datastore` resolves to (rl_nexus's contract).
@@ -38,30 +45,61 @@ STORE_FD_ENV = "LAUNCHER_STORE_FD"
 _PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 
-def take_store_url() -> str:
-    """The store URL, taken so that nothing the run can read holds it (see the module's docstring).
+def take_store_access() -> tuple[str, dict]:
+    """The store URL and the read URLs, taken so that nothing the run can read holds them (see the module's
+    docstring).
 
-    First call (the task's process): the URL is in the environment; the process re-executes itself without it,
-    the URL in a pipe. Second call (the new image): the URL comes from the pipe."""
+    First call (the task's process): they are in the environment; the process re-executes itself without
+    them, they in a pipe. Second call (the new image): they come from the pipe."""
+    import json
+
     fd = os.environ.pop(STORE_FD_ENV, "")
     if fd.isdigit():
         with os.fdopen(int(fd), "rb") as pipe:
-            url = pipe.read().decode("utf-8")
+            taken = json.loads(pipe.read().decode("utf-8"))
         _not_dumpable()
-        return url
+        return taken["url"], taken["read"]
     url = os.environ.pop(STORE_ENV, "")
+    read = _read_urls(os.environ.pop(READ_ENV, ""))
     if not url or not sys.platform.startswith("linux") or not getattr(sys, "orig_argv", None):
-        return url
+        return url, read
     read_end, write_end = os.pipe()
-    os.write(write_end, url.encode("utf-8"))  # a few hundred bytes: the pipe buffer holds them
+    # A few kilobytes (the URLs of a container SAS and three blob SAS): the pipe buffer (64 KiB) holds them.
+    os.write(write_end, json.dumps({"url": url, "read": read}).encode("utf-8"))
     os.close(write_end)
     os.set_inheritable(read_end, True)
-    env = {k: v for k, v in os.environ.items() if k != STORE_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in (STORE_ENV, READ_ENV)}
     env[STORE_FD_ENV] = str(read_end)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, list(sys.orig_argv), env)
-    return url  # pragma: no cover - execve does not return
+    return url, read  # pragma: no cover - execve does not return
+
+
+def _read_urls(text: str) -> dict:
+    import json
+
+    if not text:
+        return {}
+    try:
+        urls = json.loads(text)
+    except ValueError:
+        urls = None
+    if not isinstance(urls, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in urls.items()):
+        raise SystemExit(f"{READ_ENV} must be a JSON object of store keys and URLs")
+    return urls
+
+
+def open_task_store(job: str, url: str, read: dict) -> Store:
+    """The task's store: on Azure its job's results container plus the readable store blobs; else (a folder, in
+    tests and with a local store) the store at url."""
+    if read:
+        from launcher.store.azure_blob import AzureBlobStore
+
+        return AzureBlobStore.for_task(job, url, read)
+    from launcher.store import open_store
+
+    return open_store(url)
 
 
 def _not_dumpable() -> None:
@@ -157,16 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job")
     parser.add_argument("run")
     args = parser.parse_args(argv)
-    url = take_store_url()  # never handed on to the run's process, not even in /proc/<agent>/environ
+    url, read = take_store_access()  # never handed on to the run's process, not even in /proc/<agent>/environ
     if not url:
         print(f"{STORE_ENV} is not set: the task has no store to report to", file=sys.stderr)
         return 2
     from launcher import agent
-    from launcher.store import open_store
 
     import json
 
-    store: Store = open_store(url)
+    store: Store = open_task_store(args.job, url, read)
     plan_bytes = store.read_bytes(R.job_key(args.job, "plan.json"))
     if not plan_bytes:
         print(f"{args.job} has no plan in {store.description}", file=sys.stderr)

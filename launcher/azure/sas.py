@@ -1,11 +1,14 @@
 """Scoped, expiring SAS URLs for what a Batch task may touch, and nothing else.
 
 * the code snapshot and the launcher bundle: a read-only SAS on that one blob each (resource files);
-* the store, for the agent: a container SAS with read, add, create and write. Blob SAS cannot be scoped to a
-  prefix (one blob each), and directory SAS (sr=d) needs a hierarchical-namespace account; the agent must read
-  jobs/<job>/plan.json, the launched runspec and the cancel marker and write under runs/<run>/, so the SAS is on
-  the container, without delete and without list, expiring with the job's wall-clock limit;
-* Batch output files (stdout/stderr backstop): a container SAS with create + write only.
+* the plan, the launched runspec and the job record, for the agent: a read-only SAS on each of those blobs;
+* the job's results, for the agent: a container SAS with read, add, create and write on the job's own results
+  container `<container>-<job>` (store/job_containers.py), without delete and without list. Blob SAS cannot be
+  scoped to a prefix (one blob each), and directory SAS (sr=d) needs a hierarchical-namespace account, so the
+  job's writable keys get a container of their own;
+* Batch output files (stdout/stderr backstop): a container SAS on the same results container, create + write.
+
+Every SAS expires with the job's wall-clock limit (+1 h).
 
 With a Shared Key the SAS is signed with the account key; with Entra ID it is a user delegation SAS (the
 identity needs 'Storage Blob Delegator'). A SAS is handed to Batch in resource files and environment settings,

@@ -17,10 +17,13 @@ Mapping of a JobPlan (docs/azure.md has the long form):
   (a child's is implied by the plan until it starts);
 * a task runs the venv's python, which checks the launcher bundle against the sha256 on its command line
   before running it; the plan and launched runspec are checked by the agent against the hashes there too.
-  The code snapshot and the bundle are resource files with read SAS on those blobs; the store URL (a
-  container SAS without delete or list) is an environment setting, which the agent hides from the run (see
-  node_agent); every SAS expires with the job's wall-clock limit (+1 h); stdout/stderr are also uploaded as
-  output files when the task ends, as a backstop; a `datastore` container is mounted read-only on the pool.
+  The code snapshot and the bundle are resource files with read SAS on those blobs; the agent's store is a
+  container SAS on the job's own results container `<container>-<job>` (read, add, create, write: no delete, no
+  list), created here, plus read SAS on the plan, launched runspec and job record: environment settings, which
+  the agent hides from the run (see node_agent). A task can so write its own job's results and nothing else
+  (store/job_containers.py); every SAS expires with the job's wall-clock limit (+1 h); stdout/stderr are also
+  uploaded as output files to the job's container when the task ends, as a backstop; a `datastore` container is
+  mounted read-only on the pool.
 
 Everything Batch knows and the store does not (an auto pool that cannot be allocated, a quota, a task that
 failed before its agent started, the held pool) is folded into `status` by BatchObserver, which the store
@@ -152,8 +155,11 @@ class AzureBatchBackend(Backend):
                 key, _sent = upload_bundle(self.store)
                 resources.append(("bundle", signer.blob_url(key, expiry=expiry), key.split("/")[-1]))
                 self._hashes["bundle"] = key.split("launcher-", 1)[1].removesuffix(".pyz")
-            agent_url = signer.container_url(expiry=expiry, permission="racw")
-            output_url = signer.container_url(expiry=expiry, permission="cw")
+            # The tasks' only write access: their job's results container (store/job_containers.py).
+            results = self.store.ensure_job_container(plan.job)
+            agent_url = signer.container_url(expiry=expiry, permission="racw", container=results)
+            output_url = signer.container_url(expiry=expiry, permission="cw", container=results)
+            self._read_urls = task_read_urls(signer, plan.job, expiry)
             self._node = self._node_files(signer, expiry)
             self._datastore_sas = (signer.container_url(expiry=expiry, permission="rl",
                                                         container=s.datastore["container"]).split("?", 1)[1]
@@ -349,13 +355,17 @@ class AzureBatchBackend(Backend):
         """One run's task as the SDK model (what _task_bodies' template is made from)."""
         from azure.batch import models as bm
 
-        from launcher.azure.node_agent import CODE_ENV, DATASTORE_ENV, STORE_ENV
+        import json
+
+        from launcher.azure.node_agent import CODE_ENV, DATASTORE_ENV, READ_ENV, STORE_ENV
 
         s = self.settings
+        read_urls = json.dumps(getattr(self, "_read_urls", {}), sort_keys=True)
         return bm.BatchTaskCreateOptions(
             id=task_id(run), command_line=shlex.join(self._task_argv(plan, run, resources)),
             resource_files=[bm.ResourceFile(http_url=url, file_path=name) for _kind, url, name in resources],
             environment_settings=[bm.EnvironmentSetting(name=STORE_ENV, value=agent_url),
+                                  bm.EnvironmentSetting(name=READ_ENV, value=read_urls),
                                   bm.EnvironmentSetting(name=CODE_ENV, value=CODE_FILE)]
             + ([bm.EnvironmentSetting(name=DATASTORE_ENV, value="/".join(
                 filter(None, (DATASTORE_MOUNT, s.datastore["prefix"]))))] if s.datastore else []),
@@ -425,13 +435,18 @@ class AzureBatchBackend(Backend):
         return estimate_cost(self.settings, compute_nodes=compute_nodes, low_priority=low_priority)
 
     def discard(self, plan: JobPlan) -> None:
-        """A refused job: its jobs/<job>/ records and the parents' records (the only run records record_queued
-        wrote; nothing ran, so no child has one), once their writes are over (none lands after the delete)."""
+        """A refused job: its results container (its summary and the parents' records: the only run records
+        record_queued wrote; nothing ran, so no child has one), its jobs/<job>/ records and its run index, once
+        the records' writes are over (none lands after the delete)."""
         try:
             self._wait_for_parent_records()
         except Exception:  # noqa: BLE001 - the launch is failing already: remove what did land
             pass
-        self._delete_keys(self.store.list(f"jobs/{plan.job}/") + [R.run_key(run) for run in plan.parents])
+        from launcher.store.job_containers import run_index_key
+
+        self.store.delete_job_container(plan.job)  # the summary and the parents' records with it
+        self._delete_keys(self.store.list(f"jobs/{plan.job}/"))
+        self._delete_keys([run_index_key(run) for run in plan.parents])  # last: they route the run keys
 
     def _delete_keys(self, keys: list[str]) -> None:
         """One request per blob: in parallel."""
@@ -549,12 +564,13 @@ class AzureBatchBackend(Backend):
 
         encoded = [(k, (json.dumps(v, indent=2, sort_keys=True) + "\n").encode())
                    for k, v in queued_records(plan, children=False)]
-        if hasattr(self.store, "write_many"):
-            write = lambda: self.store.write_many(encoded, label="recording runs")  # noqa: E731
-        else:
-            def write():
-                for key, data in encoded:
-                    self.store.write_bytes(key, data)
+
+        def write():
+            # The job's results container (made by the job's summary already in a launch), then the run index,
+            # which sends the job's run records there.
+            self.store.ensure_job_container(plan.job)
+            self.store.bind_runs(plan.job, plan.parents)
+            self.store.write_many(encoded, label="recording runs")
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parent-records")
         self._parent_records = pool.submit(write)
         pool.shutdown(wait=False)
@@ -564,6 +580,13 @@ class AzureBatchBackend(Backend):
         self._parent_records = None
         if pending is not None:
             pending.result()
+
+def task_read_urls(signer, job: str, expiry) -> dict:
+    """{key: read SAS URL} of the store blobs a task reads (node_agent.READ_NAMES), one blob each."""
+    from launcher.azure.node_agent import READ_NAMES
+
+    return {R.job_key(job, name): signer.blob_url(R.job_key(job, name), expiry=expiry) for name in READ_NAMES}
+
 
 def pool_failure_error(job_id: str, code: str, message: str) -> LauncherError:
     from launcher.azure.errors import QUOTA_CODES, redact

@@ -3,6 +3,11 @@
     AzureBlobStore("https://acct.blob.core.windows.net/launcher", credential)   # the launcher's side
     AzureBlobStore.from_url("https://acct.blob.core.windows.net/launcher?<SAS>")  # an agent on a node
 
+Each job's results (run records, logs, its summary, a search's log, the cancel marker) live in a container of
+that job, `<container>-<job>`: a task's SAS reaches that container only (store/job_containers.py says which
+keys go where, and why). One store object routes each key to its container; `for_task()` is the agent's view,
+which writes its job's container and reads the few store blobs its task was given read SAS for.
+
 Blob writes are atomic (a reader sees the old or the new blob, never a mix). Counters are a read, then a write
 guarded by the blob's ETag (If-Match): of two racing writers one gets 412 and tries again, so a number is never
 handed out twice. Many small objects (a 10,000-run job's run records) go up in parallel threads; a large one
@@ -20,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from launcher.diagnostics import LauncherError
+from launcher.store import job_containers as J
 from launcher.store.base import Store
 from launcher.store.local import validate_counter, validate_key
 
@@ -49,13 +55,17 @@ def _transport(pool_size: int):
 
 class AzureBlobStore(Store):
     def __init__(self, container_url: str, credential=None, *, create_container: bool = True,
-                 retry_total: int | None = None, retry_backoff_factor: float | None = None) -> None:
+                 retry_total: int | None = None, retry_backoff_factor: float | None = None,
+                 job_containers: bool = True) -> None:
+        """job_containers: route job-scoped keys to their job's container (the launcher store); False for a plain
+        container (the datastore) and for a SAS-scoped one."""
         from azure.storage.blob import ContainerClient
 
         self.url = _strip_query(container_url)
         self.description = f"blob container {self.url}"
         self.credential = credential
         self.has_sas = "sig=" in urlsplit(container_url).query
+        self.account_url, _, self.container_name = self.url.rpartition("/")
         # A SAS-scoped store (an agent on a node) may not create containers; the launcher's may.
         self._may_create = create_container and not self.has_sas
         kwargs = {"transport": _transport(UPLOAD_THREADS + 4)}
@@ -63,11 +73,18 @@ class AzureBlobStore(Store):
             kwargs["retry_total"] = retry_total
         if retry_backoff_factor is not None:
             kwargs["retry_backoff_factor"] = retry_backoff_factor
+        self._client_kwargs = kwargs
         if self.has_sas:
             self.container = ContainerClient.from_container_url(container_url, **kwargs)
         else:
             self.container = ContainerClient.from_container_url(self.url, credential=credential, **kwargs)
-        self._created = False
+        self._routing = job_containers and not self.has_sas
+        if self._routing:
+            J.check_store_container(self.container_name)
+        self._job_clients: dict[str, object] = {}  # job -> ContainerClient of its results container
+        self._job_of_parent: dict[str, str] = {}  # parent run -> job (from index/runs/, never changes)
+        self._task: _TaskScope | None = None
+        self._created: set[str] = set()  # container names created (or found) by this store
         self._lock = threading.Lock()
 
     @classmethod
@@ -79,6 +96,19 @@ class AzureBlobStore(Store):
 
         return cls(url, storage_credential_from_env(url))
 
+    @classmethod
+    def for_task(cls, job: str, job_container_url: str, read_urls: dict[str, str]) -> "AzureBlobStore":
+        """What a Batch task of `job` may reach: its job's results container (a container SAS: read, add, create,
+        write) and the store blobs in read_urls ({key: blob URL with a read SAS}: the plan, the launched
+        runspec, the job record). Any other key is refused here, before the service would refuse it (403)."""
+        from azure.storage.blob import BlobClient
+
+        store = cls(job_container_url, job_containers=False)
+        store._task = _TaskScope(job, {key: BlobClient.from_blob_url(url, **store._client_kwargs)
+                                       for key, url in read_urls.items()})
+        store.description = f"blob container {store.url} (the results of {job})"
+        return store
+
     def __repr__(self) -> str:
         return f"AzureBlobStore({self.url!r})"
 
@@ -88,8 +118,10 @@ class AzureBlobStore(Store):
 
         return to_launcher_error(exc, service=_SERVICE, where=self.url, doing=doing)
 
-    def _call(self, fn, doing: str):
-        """fn() with SDK errors as LauncherErrors; creates a missing container once (launcher side only)."""
+    def _call(self, fn, doing: str, key: str | None = None):
+        """fn() with SDK errors as LauncherErrors; creates a missing container (launcher side only) and tries
+        once more: the store's own, or the results container of the job that `key` belongs to. (Another thread
+        may have created it since this one's request: then the create is skipped, the retry is not.)"""
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         from launcher.azure.errors import error_code
@@ -97,8 +129,8 @@ class AzureBlobStore(Store):
         try:
             return fn()
         except ResourceNotFoundError as exc:
-            if error_code(exc) == "ContainerNotFound" and self._may_create and not self._created:
-                self.ensure_container()
+            if error_code(exc) == "ContainerNotFound" and self._may_create:
+                self._ensure(self._container_of(key) if key is not None else self.container)
                 try:
                     return fn()
                 except AzureError as again:
@@ -108,21 +140,130 @@ class AzureBlobStore(Store):
             raise self._error(exc, doing) from None
 
     def ensure_container(self) -> None:
+        self._ensure(self.container)
+
+    def _ensure(self, client) -> None:
         from azure.core.exceptions import AzureError, ResourceExistsError
 
         with self._lock:
-            if self._created:
+            if client.container_name in self._created:
                 return
             try:
-                self.container.create_container()
+                client.create_container()
             except ResourceExistsError:
                 pass
             except AzureError as exc:
-                raise self._error(exc, "creating the container") from None
-            self._created = True
+                raise self._error(exc, f"creating the container {client.container_name}") from None
+            self._created.add(client.container_name)
+
+    # -- which container holds a key (store/job_containers.py) ---------------------------------------------
+    def job_container_name(self, job: str) -> str:
+        return J.job_container_name(self.container_name, job)
+
+    def job_container(self, job: str):
+        """The ContainerClient of a job's results container (same account, same credential)."""
+        from azure.storage.blob import ContainerClient
+
+        with self._lock:
+            client = self._job_clients.get(job)
+            if client is None:
+                client = ContainerClient(self.account_url, self.job_container_name(job), credential=self.credential,
+                                         **self._client_kwargs)
+                self._job_clients[job] = client
+        return client
+
+    def ensure_job_container(self, job: str) -> str:
+        """Create the job's results container unless it exists; its name."""
+        client = self.job_container(job)
+        self._ensure(client)
+        return client.container_name
+
+    def delete_job_container(self, job: str) -> bool:
+        """Remove a job's results container and everything in it; False when there was none."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        client = self.job_container(job)
+
+        def remove() -> bool:
+            try:
+                client.delete_container()
+            except ResourceNotFoundError:
+                return False
+            return True
+
+        gone = self._call(remove, f"deleting the container {client.container_name}")
+        self._created.discard(client.container_name)
+        return gone
+
+    def bind_runs(self, job: str, parents) -> None:
+        """Record that the runs of these parents (and their children) are `job`'s: index/runs/<parent> in the
+        store container, written by the launcher before any run record (tasks never see the index)."""
+        import json
+
+        items = [(J.run_index_key(p), (json.dumps({"job": job}) + "\n").encode()) for p in parents]
+        if len(items) > 1:
+            with ThreadPoolExecutor(max_workers=min(UPLOAD_THREADS, len(items))) as pool:
+                list(pool.map(lambda item: self.upload(*item), items))
+        elif items:
+            self.upload(*items[0])
+        with self._lock:
+            self._job_of_parent.update((p, job) for p in parents)
+
+    def job_of_run(self, run: str) -> str | None:
+        """The job whose container holds the run's records (index/runs/), or None: the store container."""
+        parent = J.parent_of(run)
+        with self._lock:
+            job = self._job_of_parent.get(parent)
+        if job is not None:
+            return job
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blob = self.container.get_blob_client(J.run_index_key(parent))
+
+        def read():
+            try:
+                return blob.download_blob().readall()
+            except ResourceNotFoundError:
+                return None
+
+        data = self._call(read, f"reading {J.run_index_key(parent)}")
+        if data is None:  # not (yet) indexed: not remembered, the launch may write it in a moment
+            return None
+        import json
+
+        try:
+            job = json.loads(data).get("job")
+        except (ValueError, AttributeError):
+            job = None
+        if not isinstance(job, str) or not J.JOB_RE.match(job):
+            return None
+        with self._lock:
+            self._job_of_parent[parent] = job
+        return job
+
+    def _job_of_key(self, key: str) -> str | None:
+        job = J.job_named_by(key)
+        if job is not None:
+            return job
+        run = J.run_named_by(key)
+        return self.job_of_run(run) if run is not None else None
+
+    def _container_of(self, key: str):
+        """The ContainerClient that holds key (for a task: its job's container, or an error)."""
+        if self._task is not None:
+            if key not in self._task.readable:
+                self._task.check(key)
+            return self.container
+        if not self._routing:
+            return self.container
+        job = self._job_of_key(key)
+        return self.job_container(job) if job is not None else self.container
 
     def blob(self, key: str):
-        return self.container.get_blob_client(validate_key(key))
+        validate_key(key)
+        if self._task is not None and key in self._task.readable:
+            return self._task.readable[key]
+        return self._container_of(key).get_blob_client(key)
 
     # -- primitives ---------------------------------------------------------------------------------------
     def read_bytes(self, key: str) -> bytes | None:
@@ -136,7 +277,7 @@ class AzureBlobStore(Store):
             except ResourceNotFoundError:
                 return None
 
-        return self._call(read, f"reading {key}")
+        return self._call(read, f"reading {key}", key)
 
     def write_bytes(self, key: str, data: bytes) -> None:
         child = self.child_run_write(key, data)
@@ -189,26 +330,40 @@ class AzureBlobStore(Store):
                 blob.upload_blob(data, overwrite=True, **{k: v for k, v in kwargs.items() if k != "overwrite"})
             return len(data)
 
-        return self._call(put, f"writing {key}")
+        return self._call(put, f"writing {key}", key)
 
     def put_if_absent(self, key: str, data: bytes) -> int:
         return self.upload(key, data, if_absent=True)
 
     def exists(self, key: str) -> bool:
         blob = self.blob(key)
-        return self._call(lambda: blob.exists(), f"looking for {key}")
+        return self._call(lambda: blob.exists(), f"looking for {key}", key)
 
     def list(self, prefix: str) -> list[str]:
+        """Keys under prefix. A prefix naming one run lists its job's container; one naming a job (jobs/<job>/)
+        lists the store's and the job's containers. A broader one ('jobs/', '') lists the store container only:
+        job containers hold the results of jobs whose records (job.json, plan.json) are in the store."""
         validate_key(prefix, allow_empty=True)
         from azure.core.exceptions import ResourceNotFoundError
 
-        def names():
+        def names(client):
             try:
-                return sorted(self.container.list_blob_names(name_starts_with=prefix or None))
+                return list(client.list_blob_names(name_starts_with=prefix or None))
             except ResourceNotFoundError:  # no container yet: nothing in it
                 return []
 
-        return self._call(names, f"listing {prefix or 'the container'}")
+        clients = [self._container_of(prefix)] if J.run_named_by(prefix) or J.job_named_by(prefix) else []
+        if not clients:
+            parts = prefix.split("/")
+            clients = [self.container]
+            if self._routing and len(parts) >= 3 and parts[0] == "jobs" and J.JOB_RE.match(parts[1]):
+                clients.append(self.job_container(parts[1]))
+            elif self._task is not None:
+                self._task.check(prefix)
+        found: set[str] = set()
+        for client in clients:
+            found.update(self._call(lambda: names(client), f"listing {prefix or 'the container'}"))
+        return sorted(found)
 
     def delete(self, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -221,7 +376,7 @@ class AzureBlobStore(Store):
             except ResourceNotFoundError:
                 pass
 
-        self._call(remove, f"deleting {key}")
+        self._call(remove, f"deleting {key}", key)
 
     def next_number(self, counter: str, *, above: int = 0) -> int:
         return self.next_numbers(counter, 1, above=above)[0]
@@ -267,7 +422,7 @@ class AzureBlobStore(Store):
             return range(current + 1, current + count + 1)
 
         for n in range(COUNTER_ATTEMPTS):
-            got = self._call(attempt, f"incrementing {key}")
+            got = self._call(attempt, f"incrementing {key}", key)
             if got is not None:
                 return got
             # Another writer moved the counter first: back off a little, with jitter, and read it again.
@@ -307,7 +462,7 @@ class AzureBlobStore(Store):
                 return None
             return (result,)
 
-        return self._until_won(attempt, f"updating {key}", f"update {key}")
+        return self._until_won(attempt, f"updating {key}", f"update {key}", key)
 
     def append_update(self, key: str, change):
         """An append blob extended with If-Append-Position-Equal on the length read (created with If-None-Match:
@@ -344,13 +499,13 @@ class AzureBlobStore(Store):
                 raise
             return (result,)
 
-        return self._until_won(attempt, f"appending to {key}", f"append to {key}")
+        return self._until_won(attempt, f"appending to {key}", f"append to {key}", key)
 
-    def _until_won(self, attempt, doing: str, what: str):
+    def _until_won(self, attempt, doing: str, what: str, key: str):
         """attempt() until it returns (result,) rather than None (another writer was first), with a jittered
         backoff; the result."""
         for n in range(COUNTER_ATTEMPTS):
-            got = self._call(attempt, doing)
+            got = self._call(attempt, doing, key)
             if got is not None:
                 return got[0]
             time.sleep(random.uniform(0, min(0.2, 0.002 * (2 ** min(n, 7)))))
@@ -390,7 +545,7 @@ class AzureBlobStore(Store):
             with open(path, "rb") as fh:
                 blob.upload_blob(fh, overwrite=True, length=path.stat().st_size, max_concurrency=4)
 
-        self._call(put, f"uploading {path.name} to {key}")
+        self._call(put, f"uploading {path.name} to {key}", key)
 
     def get_file(self, key: str, dest: Path) -> bool:
         from azure.core.exceptions import ResourceNotFoundError
@@ -410,7 +565,23 @@ class AzureBlobStore(Store):
             tmp.replace(dest)
             return True
 
-        return self._call(get, f"downloading {key}")
+        return self._call(get, f"downloading {key}", key)
+
+
+class _TaskScope:
+    """What a task's store may reach beyond its job's container: the readable blobs of the store container."""
+
+    def __init__(self, job: str, readable: dict) -> None:
+        self.job, self.readable = job, readable
+
+    def check(self, key: str) -> None:
+        """A key a task of this job may write (its job's container), else LauncherError."""
+        job = J.job_named_by(key)
+        if J.run_named_by(key) is not None or (job is not None and job == self.job) or key == "runs/":
+            return
+        raise LauncherError(f"{key} is not in the results of {self.job}: a task may write only its own job's "
+                            "results and read the blobs it was given", hint="this is a bug of the launcher "
+                            "if the agent asked for it")
 
 
 class _Progress:

@@ -12,7 +12,8 @@ import uuid
 from pathlib import Path
 
 from tests import projects
-from tests.projects import PACKAGE, REPO, azure_target, example_runspecs, git, init_project, launcher_table
+from tests.projects import (PACKAGE, REPO, azure_target, example_runspecs, git, init_project, launcher_table,
+                            status_here)
 
 #: what the harness target adds to the shared shape: its endpoint allowed from the environment, a node setup, retries
 #: and a price (the cost line)
@@ -80,10 +81,14 @@ class AzureProject:
             return []
         return [line for line in path.read_text().splitlines() if line.startswith("| job")]
 
+    def status(self, job: str) -> dict:
+        """`launcher status JOB --target azb-cpu --format json`, in this process (see projects.status_here)."""
+        return status_here(job, self.root, self.env(), target="azb-cpu")
+
     def wait(self, job: str, *, timeout: float = 120, until=None) -> dict:
         deadline = time.monotonic() + timeout
         while True:
-            summary = self.json("status", job, "--target", "azb-cpu")
+            summary = self.status(job)
             if until(summary) if until else summary["status"] in ("completed", "failed", "cancelled"):
                 return summary
             if time.monotonic() > deadline:

@@ -123,6 +123,7 @@ def test_active_job_quota_launches_nothing_and_lists_running_jobs(project, batch
     # No job record, no run records, no index entry: `launcher jobs` does not show it.
     store = project.store()
     assert store.list("jobs/") == [] and store.list("runs/") == [] and store.list("index/") == []
+    assert not store.job_container("job1").exists()  # its results container (the summary, parents) went too
     assert project.json("jobs", "--target", "azb-cpu")["jobs"] == []
     unknown = project.cli("status", "job1")
     assert unknown.returncode == 1 and "no job 'job1'" in unknown.stderr

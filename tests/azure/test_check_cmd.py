@@ -34,9 +34,15 @@ def test_a_ready_target_passes_every_check(project, batch_server):
     checks = _checks(proc)
     assert checks["credentials"]["status"] == "ok" and "$TEST_BATCH_KEY" in checks["credentials"]["detail"]
     for name in ("batch account", "auto-pool jobs: job write", "auto-pool jobs: pool write", "store container",
-                 "image", "task slots", "setup"):
+                 "results containers", "image", "task slots", "setup"):
         assert checks[name]["status"] == "ok", checks[name]
     assert checks["user delegation key"]["status"] == "skip"
+    # The results-container probe deleted nothing, even a container of that name that exists.
+    from launcher.azure.check import probe_container_name
+
+    probe = project.azurite.create_container(probe_container_name(project.container))
+    assert _checks(project.cli("check", "azb-cpu", "--format", "json"))["results containers"]["status"] == "ok"
+    assert probe.exists()
     text = project.cli("check", "azb-cpu").stdout
     assert text.startswith("target azb-cpu: ready") and "ok    image: canonical/" in text
     assert not batch_server.requests_matching("POST", "^/jobs$")  # nothing created

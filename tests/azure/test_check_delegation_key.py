@@ -38,13 +38,13 @@ def oauth_azurite(tmp_path_factory):
         azurite.stop()
 
 
-def _check(oauth_azurite, monkeypatch, *, delegator: bool, target: str):
+def _check(oauth_azurite, monkeypatch, *, delegator: bool, target: str, account_data: bool = True):
     from launcher.azure import check as C
     from launcher.azure.settings import load_settings
     from launcher.config import Target
 
     azurite, gate, cert = oauth_azurite
-    endpoint = TokenEndpoint(delegator=delegator).start()
+    endpoint = TokenEndpoint(delegator=delegator, account_data=account_data).start()
     try:
         for name in CREDENTIAL_ENV:
             monkeypatch.delenv(name, raising=False)
@@ -80,4 +80,18 @@ def test_an_identity_without_it_is_told_to_assign_storage_blob_delegator_at_acco
     key = checks["user delegation key"]
     assert key.status == "fail" and "AuthorizationPermissionMismatch" in key.detail
     assert "'Storage Blob Delegator' on the storage account" in key.fix and "ACCOUNT scope" in key.fix
+    assert oauth_azurite[1].refused == refused_before + 1
+
+
+def test_a_data_role_on_the_container_only_cannot_create_the_jobs_results_containers(oauth_azurite, monkeypatch):
+    checks, _endpoint = _check(oauth_azurite, monkeypatch, delegator=True, target="azb-account-role")
+    assert checks["results containers"].status == "ok", checks["results containers"]
+    refused_before = oauth_azurite[1].refused
+    # (another target name: each target's credential keeps its tokens)
+    checks, _endpoint = _check(oauth_azurite, monkeypatch, delegator=True, target="azb-container-role-only",
+                               account_data=False)
+    assert checks["store container"].status == "ok"  # the role on the store container is there
+    found = checks["results containers"]
+    assert found.status == "fail" and "AuthorizationPermissionMismatch" in found.detail
+    assert "'Storage Blob Data Contributor' on the storage ACCOUNT" in found.fix
     assert oauth_azurite[1].refused == refused_before + 1

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from launcher.backends.local import _kill  # the backend's own kill, so tests stop runs exactly as cancel does
-from tests.projects import (PACKAGE, REPO, example_runspecs, git, init_project, launcher_table,  # noqa: F401
+from tests.projects import (PACKAGE, REPO, example_runspecs, git, init_project, launcher_table, status_here,  # noqa: F401
                             local_target, tiny_runspec)
 
 def pyproject(capacity: int) -> str:
@@ -57,10 +57,10 @@ class Project:
         return [line for line in path.read_text().splitlines() if line.startswith("| job") and "launched" not in line]
 
     def wait(self, job: str, *, timeout: float = 120, until=None) -> dict:
-        """Poll `launcher status JOB` until the job ended (or `until(summary)` holds)."""
+        """Poll `launcher status JOB` (in this process) until the job ended (or `until(summary)` holds)."""
         deadline = time.monotonic() + timeout
         while True:
-            summary = self.json("status", job)
+            summary = status_here(job, self.root, cli_env())
             if (until(summary) if until else summary["status"] in ("completed", "failed", "cancelled")):
                 return summary
             if time.monotonic() > deadline:

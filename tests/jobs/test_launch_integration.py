@@ -104,6 +104,21 @@ def test_a_launch_whose_ledger_write_fails_is_stopped_and_marked_removed(project
     assert project.json("cancel", "job2")["status"] == "cancelled"
 
 
+
+def test_a_store_folder_that_cannot_be_written_is_a_clear_error_not_a_bug(project):
+    project.write("runspecs/t.yaml", tiny_runspec(total_runs=1, per_node=1))
+    project.store.mkdir(parents=True, exist_ok=True)
+    (project.store / "locks").write_text("a file where the store's locks folder should be\n")
+    failed = project.cli("launch", "runspecs/t.yaml", "--detach")
+    assert failed.returncode == 1, failed.stderr
+    assert "internal error" not in failed.stderr and "Traceback" not in failed.stderr
+    assert "launcher: error:" in failed.stderr and str(project.store / "locks") in failed.stderr
+    assert "hint: check that this path's folders exist" in failed.stderr
+    assert project.ledger_rows() == [] and not (project.store / "jobs" / "job1").exists()  # nothing half-written
+    # with LAUNCHER_DEBUG the trace is there for whoever reports it
+    debug = project.cli("launch", "runspecs/t.yaml", "--detach", env={"LAUNCHER_DEBUG": "1"})
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
 AZURE_TARGET = """
 [tool.launcher.targets.azb-x]
 backend = "azure-batch"

@@ -38,6 +38,9 @@ TENANT = "72f988bf-0000-4000-8000-00000000e2a1"
 #: the claim DelegatorCheck reads: True when the identity holds a role with generateUserDelegationKey at account
 #: scope (Storage Blob Delegator, or a Storage Blob Data role assigned on the account)
 DELEGATOR_CLAIM = "test_delegator"
+#: the claim DelegatorCheck reads: True when the identity's Storage Blob Data role is assigned on the account, so it
+#: covers every container (the jobs' results containers too), False when it is assigned on the store container only
+ACCOUNT_DATA_CLAIM = "test_account_data"
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
@@ -70,11 +73,13 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def mint_jwt(audience: str, *, oid: str, delegator: bool, lifetime: int = 3600) -> tuple[str, int]:
+def mint_jwt(audience: str, *, oid: str, delegator: bool, account_data: bool = True,
+             lifetime: int = 3600) -> tuple[str, int]:
     """An Entra-shaped access token (unsigned in substance: Azurite checks no signature); returns (token, exp)."""
     now = int(time.time())
     claims = {"aud": audience, "iss": f"https://sts.windows.net/{TENANT}/", "iat": now - 60, "nbf": now - 60,
-              "exp": now + lifetime, "oid": oid, "tid": TENANT, "sub": oid, DELEGATOR_CLAIM: delegator}
+              "exp": now + lifetime, "oid": oid, "tid": TENANT, "sub": oid, DELEGATOR_CLAIM: delegator,
+              ACCOUNT_DATA_CLAIM: account_data}
     header = {"alg": "RS256", "typ": "JWT"}
     token = ".".join((_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(os.urandom(64))))
     return token, claims["exp"]
@@ -101,8 +106,8 @@ class TokenEndpoint(_LoopbackServer):
     """The App Service managed-identity endpoint: GET ?resource=...&api-version=2019-08-01 with X-IDENTITY-HEADER;
     answers a JWT for the resource. `delegator` says whether the identity holds the delegator role."""
 
-    def __init__(self, *, delegator: bool = True) -> None:
-        self.delegator = delegator
+    def __init__(self, *, delegator: bool = True, account_data: bool = True) -> None:
+        self.delegator, self.account_data = delegator, account_data
         self.header = uuid.uuid4().hex
         self.oid = str(uuid.uuid4())
         self.resources: list[str] = []
@@ -116,7 +121,8 @@ class TokenEndpoint(_LoopbackServer):
                     return
                 resource = (query.get("resource") or [""])[0]
                 owner.resources.append(resource)
-                token, exp = mint_jwt(resource.removesuffix("/.default"), oid=owner.oid, delegator=owner.delegator)
+                token, exp = mint_jwt(resource.removesuffix("/.default"), oid=owner.oid, delegator=owner.delegator,
+                                      account_data=owner.account_data)
                 self._answer(200, {"access_token": token, "expires_on": str(exp), "resource": resource,
                                    "token_type": "Bearer", "client_id": str(uuid.uuid4())})
 
@@ -146,9 +152,12 @@ class TokenEndpoint(_LoopbackServer):
 
 class DelegatorCheck(_LoopbackServer):
     """HTTPS on 127.0.0.1 in front of an HTTPS Azurite: refuses Get User Delegation Key for a token without the
-    delegator claim (403 AuthorizationPermissionMismatch, Azure's answer), passes everything else through."""
+    delegator claim, and any request on a container other than `store_container` for a token without the account
+    data claim (a role assigned on one container covers that container only: learn.microsoft.com/azure/storage/
+    blobs/assign-azure-role-data-access, "Scope"); both as 403 AuthorizationPermissionMismatch, Azure's answer.
+    Everything else goes through."""
 
-    def __init__(self, upstream_port: int, cert: Path, key: Path) -> None:
+    def __init__(self, upstream_port: int, cert: Path, key: Path, *, store_container: str = "store") -> None:
         self.refused = 0
         owner = self
         upstream_ssl = ssl.create_default_context(cafile=str(cert))
@@ -161,8 +170,12 @@ class DelegatorCheck(_LoopbackServer):
                 body = self.rfile.read(length) if length else b""
                 query = parse_qs(urlsplit(self.path).query)
                 auth = self.headers.get("Authorization", "")
-                if (query.get("comp") == ["userdelegationkey"] and auth.startswith("Bearer ")
-                        and not claims_of(auth[len("Bearer "):]).get(DELEGATOR_CLAIM)):
+                claims = claims_of(auth[len("Bearer "):]) if auth.startswith("Bearer ") else None
+                container = (urlsplit(self.path).path.strip("/").split("/") + [""])[1]
+                if claims is not None and (
+                        (query.get("comp") == ["userdelegationkey"] and not claims.get(DELEGATOR_CLAIM))
+                        or (container and container != store_container
+                            and not claims.get(ACCOUNT_DATA_CLAIM, True))):
                     owner.refused += 1
                     data = ('<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch'
                             '</Code><Message>This request is not authorized to perform this operation using this '
