@@ -9,6 +9,7 @@ bundles, plans, runspecs, job records) and what they never see (counters, indexe
     jobs/<job>/summary.json          the job's counts, folded in by each run record write (jobs/summary.py)
     jobs/<job>/search.jsonl          an adaptive search's append log (hpsearch/assign.py); search.json, its older form
     jobs/<job>/cancel                the cancel marker: the launcher writes it, the agents poll it
+    jobs/<job>/runindex/<n>.json     ended runs' sortable fields, folded in with the summary (jobs/runindex.py)
 
 A run's job is not in its name (run41.3 is the third child of parent run41), so the launcher records, at launch,
 `index/runs/<parent>` -> {"job": ...} in the store container, for every parent of the job; a run without an
@@ -34,6 +35,8 @@ JOB_RE = re.compile(r"^job[1-9][0-9]*$")
 _JOB_SUFFIX = re.compile(r"-job[0-9]+$")
 #: the names under jobs/<job>/ that tasks write (or, the cancel marker, read): they live in the job's container
 JOB_SCOPED_NAMES = frozenset({"summary.json", "search.jsonl", "search.json", "cancel"})
+#: the folders under jobs/<job>/ whose objects tasks write: the run index's shards, folded in with the summary
+JOB_SCOPED_FOLDERS = frozenset({"runindex"})
 RUN_INDEX = "index/runs/"
 _HASH_CHARS = 10
 
@@ -81,8 +84,10 @@ def parent_of(run: str) -> str:
 def job_named_by(key: str) -> str | None:
     """The job of a jobs/<job>/<name> key whose name lives in the job's container; else None."""
     parts = key.split("/")
-    if len(parts) == 3 and parts[0] == "jobs" and parts[2] in JOB_SCOPED_NAMES and JOB_RE.match(parts[1]):
-        return parts[1]
+    if len(parts) < 3 or parts[0] != "jobs" or not JOB_RE.match(parts[1]):
+        return None
+    if (len(parts) == 3 and parts[2] in JOB_SCOPED_NAMES) or (len(parts) == 4 and parts[2] in JOB_SCOPED_FOLDERS):
+        return parts[1]  # jobs/<job>/runindex/<n>.json, or the folder's prefix jobs/<job>/runindex/
     return None
 
 

@@ -62,9 +62,11 @@ def test_only_job_names_get_a_container(job):
 def test_which_keys_are_a_jobs():
     assert J.job_named_by("jobs/job3/summary.json") == "job3"
     assert J.job_named_by("jobs/job3/search.jsonl") == "job3" and J.job_named_by("jobs/job3/cancel") == "job3"
+    assert J.job_named_by("jobs/job3/runindex/4.json") == "job3" and J.job_named_by("jobs/job3/runindex/") == "job3"
     for key in ("jobs/job3/plan.json", "jobs/job3/job.json", "jobs/job3/launched_job_spec.yaml",
                 "jobs/job3/batch.json", "jobs/job3/x/summary.json", "jobs/run3/summary.json", "counters/jobs",
-                "code/launcher-abc.pyz", "index/runs/run4"):
+                "code/launcher-abc.pyz", "index/runs/run4", "jobs/job3/runindex", "jobs/job3/runindex/a/b.json",
+                "jobs/job3/other/4.json"):
         assert J.job_named_by(key) is None, key
     assert J.run_named_by("runs/run4.2/run.json") == "run4.2" and J.run_named_by("runs/run4.2/") == "run4.2"
     assert J.run_named_by("runs/run4") is None and J.run_named_by("runs/") is None
