@@ -15,12 +15,15 @@ export UV_PYTHON_DOWNLOADS := never
 
 # uv itself comes from the lock (its pinned version and hashes), installed by the interpreter's own pip; then uv
 # makes the environment exactly the lock (sync removes anything else) and adds this package, editable.
+# --compile-bytecode: the packages' .pyc files are written once here. Where PYTHONDONTWRITEBYTECODE is set (it is
+# on these machines) Python never writes them itself, so without this every `launcher` process and every test's
+# subprocess compiled the Azure SDK, rich and the rest from source again.
 $(VENV)/.installed: $(LOCK) pyproject.toml
 	rm -rf $(VENV)/.installed
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	awk '/^uv==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(VENV)/uv-requirement.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(VENV)/uv-requirement.txt
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python --require-hashes $(LOCK)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -43,14 +46,17 @@ install: $(VENV)/.installed
 ## example runspecs, smoke-run the walk-through, launch it as a 20-run job on the local target, follow it to
 ## its results table, and record it in jobs.md. A second `make demo` reports the job it already launched.
 demo: $(VENV)/.installed
+	$(BIN)/python -m compileall -q launcher
 	$(BIN)/launcher lint runspecs/*.yaml
 	$(BIN)/launcher smoke runspecs/xt_walk_through.yaml
 	$(BIN)/launcher launch runspecs/xt_walk_through.yaml --target local
 	$(BIN)/launcher jobs --last 5
 
 ## The whole test suite (unit, acceptance and the service tests against Azurite and the Batch test server), on
-## as many workers as the machine has cores.
+## as many workers as the machine has cores. The launcher's own .pyc files are brought up to date first (this
+## package is installed editable, so they live beside the sources; see --compile-bytecode above for why).
 test: $(VENV)/.installed $(NODE)/.installed $(MERMAID)/.installed
+	$(BIN)/python -m compileall -q launcher tests
 	PATH="$(abspath $(NODE)/node_modules/.bin):$$PATH" $(BIN)/python -m pytest -n auto --dist worksteal
 
 ## Speed and memory figures, each next to a baseline measured in the same run (not tests: they print).
