@@ -8,6 +8,7 @@ run(args) -> int. Modules import nothing heavy at top level, so `launcher --help
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -110,28 +111,33 @@ def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | Non
         return 130
     except BrokenPipeError:  # `launcher runs job1 | head`
         return 0
-    except OSError as exc:
-        if _interrupted(exc):
-            sys.stderr.write("interrupted\n")
-            return 130
-        if os.environ.get("LAUNCHER_DEBUG") or getattr(args, "verbose", False):
-            raise
-        from launcher.report.text import render_error
-
-        sys.stderr.write(render_error(os_error(exc)))
-        return 1
     except Exception as exc:
         if _interrupted(exc):  # a Ctrl-C that Python re-raised as another error (e.g. during class creation)
             sys.stderr.write("interrupted\n")
             return 130
         if os.environ.get("LAUNCHER_DEBUG") or getattr(args, "verbose", False):
             raise
+        if _file_refused(exc):
+            from launcher.report.text import render_error
+
+            sys.stderr.write(render_error(os_error(exc)))
+            return 1
         import traceback
 
         last = traceback.format_exc().strip().splitlines()[-1]
         sys.stderr.write(f"launcher: internal error: {last}\n"
                          "  This is a bug in the launcher; run again with LAUNCHER_DEBUG=1 for the full trace.\n")
         return 3
+
+
+#: what a file operation the machine refuses fails with (not a network error, a timeout or a missing program)
+_FILE_ERRNOS = frozenset(getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR",
+                                                         "EISDIR", "ENOENT", "EEXIST", "ENAMETOOLONG", "EMFILE")
+                         if hasattr(errno, name))
+
+
+def _file_refused(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _FILE_ERRNOS and exc.filename is not None
 
 
 def os_error(exc: OSError) -> LauncherError:

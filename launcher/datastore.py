@@ -64,7 +64,8 @@ def open_datastore(config, target_name: str) -> Datastore:
     from launcher.store.azure_blob import AzureBlobStore
 
     url = f"{settings.storage_account_url.rstrip('/')}/{container}"
-    store = AzureBlobStore(url, credentials_for(settings).storage(), create_container=False)
+    store = AzureBlobStore(url, credentials_for(settings).storage(), create_container=False,
+                           job_containers=False)  # a plain container of data: no job results routed anywhere
     return Datastore(tgt.name, url + (f"/{prefix}" if prefix else ""), store, f"{prefix}/" if prefix else "")
 
 

@@ -192,8 +192,11 @@ def probe_container_name(container: str) -> str:
 def _check_job_containers(settings, report: CheckReport, store) -> None:
     """Each launch creates its job's results container and a refused one deletes it: container write and delete
     at account scope (a role assigned on the store container alone does not cover a container not created yet).
-    Probed without side effects: Delete Container with If-Unmodified-Since in 2000 is authorized first (403 when
-    not allowed), then answers 404 (no such container) or 412 (it exists: not deleted)."""
+    What is probed is the delete right, without side effects: Delete Container with If-Unmodified-Since in 2000 is
+    authorized first (403 when not allowed), then answers 404 (no such container) or 412 (it exists: not
+    deleted). Create is not probed (it would create something); the built-in role this check's fix names grants
+    both (containers/write and containers/delete), so a custom role that deletes but cannot create passes here
+    and fails at the first launch, with the same hint."""
     from datetime import datetime, timezone
 
     from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
@@ -206,8 +209,8 @@ def _check_job_containers(settings, report: CheckReport, store) -> None:
         probe.delete_container(if_unmodified_since=datetime(2000, 1, 1, tzinfo=timezone.utc))
         add(Check("results containers", WARN, f"a probe deletion of container '{name}' was accepted"))
     except (ResourceNotFoundError, ResourceModifiedError):
-        add(Check("results containers", OK, f"the identity may create and delete '{store.container_name}-<job>' "
-                                            "containers (each job's results)"))
+        add(Check("results containers", OK, f"the identity may delete '{store.container_name}-<job>' containers "
+                                            "(each job's results; create is not probed: it would create one)"))
     except Exception as exc:  # noqa: BLE001
         add(Check("results containers", FAIL, f"container create/delete refused: {_why(exc)}",
                   "each job's results go to a container of their own ('<container>-<job>'), created at launch: "

@@ -49,17 +49,23 @@ def _final(rec: dict | None) -> bool:
     return bool(rec) and rec.get("status") in R.FINAL_STATES
 
 
-def fold(job: str, run: str, old: dict | None, new: dict, update) -> None:
-    """Keep the run's entry equal to its new record's (ended runs only). update(key, change): the store's atomic
-    read-change-write, as summary.fold gets it. A write between two unfinished states touches nothing."""
+def fold(job: str, run: str, old: dict | None, new: dict, update, read_record=None) -> None:
+    """Keep the run's entry equal to its record's (ended runs only). update(key, change): the store's atomic
+    read-change-write, as summary.fold gets it. A write between two unfinished states touches nothing.
+
+    read_record(): the run's record as the store has it now. The entry is made from that, inside the shard's
+    atomic change, not from `new`: two writers of one run (an agent's "completed" and the launcher marking it
+    lost) can fold in the opposite order to their record writes, and the shard write that commits last must
+    still carry the last record. (The summary needs no such care: it folds differences, old -> new.)"""
     if not _final(old) and not _final(new):
         return
     shard = shard_of(new)
     if shard is None:
         return
-    want = entry(new) if _final(new) else None
 
     def change(current: bytes | None):
+        rec = (read_record() if read_record is not None else None) or new
+        want = entry(rec) if _final(rec) and shard_of(rec) == shard else None
         try:
             data = json.loads(current) if current else None
         except ValueError:
@@ -93,7 +99,10 @@ def read_entries(store, job: str) -> dict[str, Entry]:
             continue  # damaged: its runs are read from their records (and the next fold starts it again)
         if isinstance(data, dict) and data.get("version") == VERSION and isinstance(data.get("runs"), dict):
             for name, fields in data["runs"].items():
-                if isinstance(fields, dict) and _final(fields):
+                # Only entries of this job's runs, named as they are filed: on Azure the shards sit in the job's
+                # results container, which the job's own tasks can write (a wrong entry is read from its record)
+                if (isinstance(fields, dict) and _final(fields) and fields.get("run") == name
+                        and fields.get("job") == job and isinstance(name, str)):
                     out[name] = Entry(fields)
     return out
 
@@ -105,6 +114,7 @@ def full(store, runs: list[dict], job_of=None) -> list[dict]:
         if isinstance(r, Entry):
             s = job_of(r["job"]) if job_of is not None else store
             rec = s.read_json(R.run_key(r["run"]))
-            r = rec if rec else {"run": r["run"], "job": r.get("job"), "status": R.QUEUED}
+            # a record of another job's run (an entry a task of this job forged) is not shown as this job's
+            r = rec if rec and rec.get("job") == r["job"] else {"run": r["run"], "job": r["job"], "status": R.QUEUED}
         out.append(r)
     return out

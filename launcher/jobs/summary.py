@@ -138,7 +138,7 @@ def fold(store, job: str, run: str, old_bytes: bytes | None, new_rec: dict, upda
     # The job's index of ended runs is kept at the same point, with the same atomic update (jobs/runindex.py).
     from launcher.jobs import runindex
 
-    runindex.fold(job, run, old, new_rec, update)
+    runindex.fold(job, run, old, new_rec, update, read_record=lambda: store.read_json(R.run_key(run)))
 
     def change(current: bytes | None):
         if current is None:

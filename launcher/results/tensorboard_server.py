@@ -63,22 +63,43 @@ def serve(logdir: Path, *, host: str = "127.0.0.1", port: int = 6006, on_url: Ca
             return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if proc.poll() is None:  # any other way out of here: never leave the server running
+        if proc.returncode is None:  # any other way out of here: never leave the server running
             stop(proc)
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to TensorBoard's process group (it and its data server), SIGKILL after STOP_GRACE; waits for it."""
+    """SIGTERM to TensorBoard's process group (it and its data server), SIGKILL after STOP_GRACE; waits for it.
+
+    The group is signalled only while TensorBoard is not yet reaped (it exited, but is waited for with WNOWAIT
+    first): until then its pid, the group's id, cannot be given to another process, so the last SIGKILL (for a
+    data server that outlived TensorBoard) cannot reach an unrelated group."""
     _signal_group(proc, signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_GRACE)
-    except subprocess.TimeoutExpired:
+    if not _exited_unreaped(proc, STOP_GRACE):
         _signal_group(proc, signal.SIGKILL)
-        proc.wait()
-    _signal_group(proc, signal.SIGKILL)  # a data server that outlived TensorBoard
+        _exited_unreaped(proc, None)
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
+
+
+def _exited_unreaped(proc: subprocess.Popen, timeout: float | None) -> bool:
+    """Whether proc exited within timeout (None: wait as long as it takes), leaving it unreaped."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # reaped already (by Popen.poll)
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    if proc.returncode is not None:  # reaped: its pid (the group's id) may be another process's by now
+        return
     try:
         os.killpg(proc.pid, sig)  # start_new_session: the group's id is TensorBoard's pid
     except (ProcessLookupError, PermissionError):

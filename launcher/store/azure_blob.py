@@ -85,6 +85,7 @@ class AzureBlobStore(Store):
         self._job_of_parent: dict[str, str] = {}  # parent run -> job (from index/runs/, never changes)
         self._task: _TaskScope | None = None
         self._created: set[str] = set()  # container names created (or found) by this store
+        self._creating: dict[str, threading.Lock] = {}  # container name -> the lock of its one create
         self._lock = threading.Lock()
 
     @classmethod
@@ -145,16 +146,23 @@ class AzureBlobStore(Store):
     def _ensure(self, client) -> None:
         from azure.core.exceptions import AzureError, ResourceExistsError
 
+        name = client.container_name
         with self._lock:
-            if client.container_name in self._created:
+            if name in self._created:
+                return
+            # one lock per container: a create (with the SDK's retries) holds up only the writers of that container
+            creating = self._creating.setdefault(name, threading.Lock())
+        with creating:
+            if name in self._created:
                 return
             try:
                 client.create_container()
             except ResourceExistsError:
                 pass
             except AzureError as exc:
-                raise self._error(exc, f"creating the container {client.container_name}") from None
-            self._created.add(client.container_name)
+                raise self._error(exc, f"creating the container {name}") from None
+            with self._lock:
+                self._created.add(name)
 
     # -- which container holds a key (store/job_containers.py) ---------------------------------------------
     def job_container_name(self, job: str) -> str:
@@ -575,9 +583,11 @@ class _TaskScope:
         self.job, self.readable = job, readable
 
     def check(self, key: str) -> None:
-        """A key a task of this job may write (its job's container), else LauncherError."""
+        """A key a task of this job may read or write (in its job's container), else LauncherError. Any run's key
+        passes: a run's job is not in its name, and whatever key is asked for, the request goes to this job's
+        container, the only one its SAS reaches (the launcher reads a run's records where index/runs/ says)."""
         job = J.job_named_by(key)
-        if J.run_named_by(key) is not None or (job is not None and job == self.job) or key == "runs/":
+        if J.run_named_by(key) is not None or (job is not None and job == self.job):
             return
         raise LauncherError(f"{key} is not in the results of {self.job}: a task may write only its own job's "
                             "results and read the blobs it was given", hint="this is a bug of the launcher "

@@ -56,8 +56,10 @@ def check_store_container(container: str) -> None:
 
 def job_container_name(container: str, job: str) -> str:
     """The container of `job`'s results: `<container>-<job>`, or `<prefix>-<hash of container>-<job>` when that
-    would pass 63 characters. Distinct (container, job) pairs give distinct names: the job is the name's last
-    hyphen-separated part, and a store container cannot end in -jobN itself."""
+    would pass 63 characters. The short form never collides: the job is the name's last hyphen-separated part,
+    and a store container cannot end in -jobN itself. The hashed form could, in principle, equal the short form
+    of a store container literally named `<prefix>-<10 hex>`: 40 bits of sha256 make that a deliberate choice of
+    name, not an accident."""
     check_store_container(container)
     if not JOB_RE.match(job or ""):
         raise LauncherError(f"{job!r} is not a job name like 'job12': no results container for it")

@@ -192,3 +192,46 @@ def test_a_damaged_shard_is_rebuilt_and_its_lost_runs_read_from_their_records(pr
     rec["status"] = R.FAILED
     store.write_json(R.run_key(names[0]), rec)  # the next fold starts the shard again
     assert set(runindex.read_entries(store, "job1")) == {names[0]}
+
+
+def test_folds_that_commit_out_of_order_still_leave_the_last_record_in_the_index(tmp_path):
+    # Two writers of one run (an agent's "completed", the launcher marking it lost): their record writes happen
+    # A then B, but their shard updates commit B then A. The entry must still be B's record, the current one.
+    store = LocalStore(tmp_path / "store")
+    rng = random.Random(3)
+    lost = _record("run1.1", 0, R.LOST, rng)
+    done = dict(lost, status=R.COMPLETED, hpmax=0.9, exit_code=0)
+    store.write_json(R.run_key("run1.1"), lost)  # writer A's record, then B's
+    store.write_json(R.run_key("run1.1"), done)
+    read_now = lambda: store.read_json(R.run_key("run1.1"))  # noqa: E731
+    runindex.fold("job1", "run1.1", None, done, store.update, read_record=read_now)  # B's fold commits first
+    runindex.fold("job1", "run1.1", None, lost, store.update, read_record=read_now)  # A's fold, late
+    assert runindex.read_entries(store, "job1")["run1.1"]["status"] == R.COMPLETED
+    # without reading the record at commit time, the late fold would have left the stale "lost"
+    runindex.fold("job1", "run1.1", None, lost, store.update)
+    assert runindex.read_entries(store, "job1")["run1.1"]["status"] == R.LOST
+
+
+def test_entries_filed_under_another_name_or_job_are_not_trusted(project, capsys):
+    # On Azure a job's own tasks can write its index (it is in the job's results container): an entry that
+    # names another run or another job, or lacks its name, is read from the records, never shown as it says.
+    store = LocalStore(project / ".launcher")
+    names = _job(store, 6, seed=9)
+    expected = _cli(capsys, "runs", "job1", "--sort", "hpmax", "--last", "3")
+    (shard,) = store.list(R.job_key("job1", runindex.PREFIX))
+    data = json.loads(store.read_bytes(shard))
+    entries = data["runs"]
+    ended = [n for n in names if n in entries]
+    entries[ended[0]] = dict(entries[ended[0]], run="run9.1")  # filed under one name, naming another
+    entries[ended[1]] = dict(entries[ended[1]], job="job9")  # another job's
+    entries["run1.99"] = {k: v for k, v in entries[ended[2]].items() if k != "run"}  # no name at all
+    entries["run1.98"] = dict(entries[ended[2]], run="run1.98", hpmax=1e9)  # a run job1 does not have
+    store.write_bytes(shard, json.dumps(data).encode())
+    kept = runindex.read_entries(store, "job1")
+    assert ended[0] not in kept and ended[1] not in kept and "run1.99" not in kept
+    # the listing is the one before the forgery: the untrusted entries' runs come from their records, and a run
+    # job1 does not have is not listed, its forged hpmax of 1e9 nowhere
+    after = _cli(capsys, "runs", "job1", "--sort", "hpmax", "--last", "3")
+    assert after == expected and "run1.98" not in after
+    # and an entry whose record is missing (or another job's) is never shown with the values it claims
+    assert runindex.full(store, [kept["run1.98"]])[0]["status"] == R.QUEUED
