@@ -13,8 +13,12 @@ import importlib
 import os
 import sys
 
+from typing import TYPE_CHECKING
+
 from launcher import version_line
-from launcher.diagnostics import LauncherError
+
+if TYPE_CHECKING:
+    from launcher.diagnostics import LauncherError
 
 # name -> one line for `launcher --help`, in its order. Only the chosen command's module is imported (its
 # argparse setup, and the libraries it needs), so `--help` and every command start fast; a test keeps these lines
@@ -92,7 +96,7 @@ def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | Non
         return 2
     try:
         return int(args._run(args) or 0)
-    except LauncherError as exc:
+    except _launcher_error() as exc:  # evaluated only when something was raised: --help never imports it
         from launcher.report.text import render_error
 
         sys.stderr.write(render_error(exc))
@@ -140,12 +144,20 @@ def _file_refused(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _FILE_ERRNOS and exc.filename is not None
 
 
+def _launcher_error() -> type:
+    """LauncherError, imported when an error is being matched (its module pulls in dataclasses and inspect: a
+    sixth of `launcher --help`'s start-up, which never needs it)."""
+    from launcher.diagnostics import LauncherError
+
+    return LauncherError
+
+
 def os_error(exc: OSError) -> LauncherError:
     """The machine refused a file operation that no check could foresee (a store folder that cannot be written,
     a full disk, a path where a file stands in for a folder): the user's to fix, so a clear error, not a bug."""
     where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
     what = exc.strerror or str(exc) or type(exc).__name__
-    return LauncherError(f"{where}: {what}" if where else what,
+    return _launcher_error()(f"{where}: {what}" if where else what,
                          hint="check that this path's folders exist, are folders and can be written, and that the "
                               "disk has space; LAUNCHER_DEBUG=1 shows where it happened")
 
