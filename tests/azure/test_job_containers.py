@@ -226,6 +226,9 @@ def test_a_batch_job_writes_nothing_into_the_store_container(tmp_path, batch_ser
     project = make_project(tmp_path / "p", batch_server, azurite)
     project.write("runspecs/t.yaml", tiny_runspec(total_runs=2, per_node=2))
     project.cli("launch", "runspecs/t.yaml", check=True, timeout=240)
+    # The launch returns when the runs' records say they ended; Batch uploads a task's std*.txt after its process
+    # exits, and only then is the task (and, with every task, the job) completed.
+    batch_server.wait_for_job("ws1-job1", "completed", timeout=60)
     store = project.store()
     # Everything the tasks wrote (run records, consoles, metrics, mirrored results, Batch's std*.txt, the summary)
     # is in the job's container; the store container holds what the launcher wrote.
