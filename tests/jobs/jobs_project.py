@@ -67,6 +67,18 @@ class Project:
                 raise AssertionError(f"{job} did not get there in {timeout}s: {summary}")
             time.sleep(0.3)
 
+    def wait_supervisor_gone(self, job: str, *, timeout: float = 60) -> None:
+        """Until the job's supervisor wrote its last record and exited. A followed launch returns once the job
+        has ended, while its supervisor may still be removing the job's code tree and writing supervisor.json."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sup = self.read(f"jobs/{job}/supervisor.json") or {}
+            if sup.get("finished") and not _running(sup.get("pid")):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the supervisor of {job} did not finish in {timeout}s: {sup}")
+            time.sleep(0.05)
+
     def wait_run(self, run: str, predicate, *, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
         while True:
@@ -76,6 +88,15 @@ class Project:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{run} did not get there in {timeout}s: {rec}")
             time.sleep(0.1)
+
+
+def _running(pid) -> bool:
+    """Whether pid is a live process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{int(pid)}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def cli_env() -> dict:

@@ -23,6 +23,7 @@ def test_a_fresh_store_numbers_above_the_ledger_and_the_first_row_stays(project)
     assert first is not None and first.status == "completed"
     first_line = next(line for line in project.ledger_rows() if line.startswith("| job1 |"))
 
+    project.wait_supervisor_gone("job1")  # nothing still writes into the store that is about to go
     shutil.rmtree(project.store)  # `make clean`, a colleague's laptop, a CI runner: a store that starts afresh
     project.write("runspecs/tiny.yaml", tiny_runspec(description="second", iters=500))
     out = json.loads(project.cli("launch", "runspecs/tiny.yaml", "--detach", "--format", "json", check=True).stdout)
