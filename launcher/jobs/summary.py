@@ -135,10 +135,6 @@ def fold(store, job: str, run: str, old_bytes: bytes | None, new_rec: dict, upda
     read-change-write of the summary (with the job's lock already held on the folder store). No summary yet: the
     job predates them (or its launch is still writing); the first reader computes it (ensure())."""
     old = child_record(old_bytes)
-    # The job's index of ended runs is kept at the same point, with the same atomic update (jobs/runindex.py).
-    from launcher.jobs import runindex
-
-    runindex.fold(job, run, old, new_rec, update, read_record=lambda: store.read_json(R.run_key(run)))
 
     def change(current: bytes | None):
         if current is None:
@@ -152,11 +148,17 @@ def fold(store, job: str, run: str, old_bytes: bytes | None, new_rec: dict, upda
             new = compute(store, job)
         return (None if new is None else encode(new)), None
 
-    if _counted(old, None)[:3] == _counted(new_rec, None)[:3] and (
+    if not (_counted(old, None)[:3] == _counted(new_rec, None)[:3] and (
             new_rec.get("status") != R.RUNNING
-            or ((old or {}).get("iters"), (old or {}).get("stage")) == (new_rec.get("iters"), new_rec.get("stage"))):
-        return  # nothing counted changed (a heartbeat, a console tail): no summary read at all
-    update(summary_key(job), change)
+            or ((old or {}).get("iters"), (old or {}).get("stage")) == (new_rec.get("iters"), new_rec.get("stage")))):
+        update(summary_key(job), change)  # else nothing counted changed (a heartbeat, a console tail): no read
+    # Then the job's index of ended runs, with the same atomic update (jobs/runindex.py). After the summary: the
+    # summary is folded from differences, so the shorter the time between a record's write and its fold, the
+    # smaller the window in which a recompute (_Recompute) can already see a later record; the index reads the
+    # run's current record itself and does not depend on when it runs.
+    from launcher.jobs import runindex
+
+    runindex.fold(job, run, old, new_rec, update, read_record=lambda: store.read_json(R.run_key(run)))
 
 
 def compute(store, job: str, job_record: dict | None = None) -> dict:
