@@ -31,9 +31,12 @@ def child_names(store, job: str, job_record: dict | None = None) -> list[str]:
     return [c["name"] for c in plan.get("children", [])]
 
 
-def read_runs(store, job: str, *, reconcile_lost: bool = True, last: int | None = None) -> list[dict]:
+def read_runs(store, job: str, *, reconcile_lost: bool = True, last: int | None = None,
+              indexed: bool = False) -> list[dict]:
     """The child runs of a job (run.json each), in run order; runs whose agent is gone are marked lost first.
-    last: only the last `last` runs in run order are read (`launcher runs JOB --last N`)."""
+    last: only the last `last` runs in run order are read (`launcher runs JOB --last N`). indexed: an ended run
+    the job's index holds comes as its runindex.Entry (its sortable fields) instead of its record: what
+    `runs --sort F --last N` sorts and filters before it reads the N records it shows (runindex.full)."""
     record = read_job(store, job)
     if reconcile_lost:
         refresh = getattr(store, "refresh_job", None)
@@ -43,36 +46,19 @@ def read_runs(store, job: str, *, reconcile_lost: bool = True, last: int | None 
     names = child_names(store, job, record)
     if last is not None:
         names = sorted(names, key=R.run_sort_key)[-last:] if last > 0 else []
+    if indexed:
+        from launcher.jobs import runindex
+
+        entries = runindex.read_entries(store, job)
+    else:
+        entries = {}
     out = []
     for name in names:
-        rec = store.read_json(R.run_key(name))
-        out.append(rec if rec else {"run": name, "job": job, "status": R.QUEUED})
-    if reconcile_lost and record and record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
-        if _reconcile_runs(store, job, out):
-            out = [store.read_json(R.run_key(r["run"])) or r for r in out]
-    return sorted(out, key=lambda r: R.run_sort_key(r["run"]))
-
-
-def read_runs_indexed(store, job: str, *, reconcile_lost: bool = True) -> list[dict]:
-    """read_runs(), except that an ended run the job's index holds comes as its runindex.Entry (its sortable
-    fields) instead of its record: what `runs --sort F --last N` sorts and filters before it reads the N records
-    it shows (runindex.full). Runs without an entry (not ended, or not indexed) are read, and reconciled, as there."""
-    from launcher.jobs import runindex
-
-    record = read_job(store, job)
-    if reconcile_lost:
-        refresh = getattr(store, "refresh_job", None)
-        if refresh is not None:
-            refresh(job)
-            record = read_job(store, job)
-    entries = runindex.read_entries(store, job)
-    out = []
-    for name in child_names(store, job, record):
         rec = entries.get(name) or store.read_json(R.run_key(name))
         out.append(rec if rec else {"run": name, "job": job, "status": R.QUEUED})
     if reconcile_lost and record and record.get("status") not in R.FINAL_STATES + (R.REMOVED,):
-        if _reconcile_runs(store, job, out):
-            return read_runs_indexed(store, job, reconcile_lost=False)
+        if _reconcile_runs(store, job, out):  # it marks runs that had not ended: entries stay as they are
+            out = [r if r.get("run") in entries else store.read_json(R.run_key(r["run"])) or r for r in out]
     return sorted(out, key=lambda r: R.run_sort_key(r["run"]))
 
 

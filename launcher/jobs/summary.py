@@ -130,10 +130,12 @@ def encode(summary: dict) -> bytes:
     return (json.dumps(summary, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def fold(store, job: str, run: str, old_bytes: bytes | None, new_rec: dict, update) -> None:
+def fold(store, job: str, run: str, old_bytes: bytes | None, new_rec: dict, update, read_record=None) -> None:
     """Fold one run record write into the job's summary. update(key, change) is the store's atomic
     read-change-write of the summary (with the job's lock already held on the folder store). No summary yet: the
-    job predates them (or its launch is still writing); the first reader computes it (ensure())."""
+    job predates them (or its launch is still writing); the first reader computes it (ensure()). read_record():
+    the run's record as the store has it now, for a store whose writers of one run are not serialised (the blob
+    store: see runindex.fold); None where they are (the folder store, under the job's lock: new_rec is current)."""
     old = child_record(old_bytes)
 
     def change(current: bytes | None):
@@ -158,7 +160,7 @@ def fold(store, job: str, run: str, old_bytes: bytes | None, new_rec: dict, upda
     # run's current record itself and does not depend on when it runs.
     from launcher.jobs import runindex
 
-    runindex.fold(job, run, old, new_rec, update, read_record=lambda: store.read_json(R.run_key(run)))
+    runindex.fold(job, run, old, new_rec, update, read_record=read_record)
 
 
 def compute(store, job: str, job_record: dict | None = None) -> dict:

@@ -298,7 +298,7 @@ class AzureBlobStore(Store):
         # A child's run record: replace it with If-Match on the version read, so the summary folds in exactly
         # the record this write replaced; then the summary's own compare-and-swap (update()).
         old = self.update(key, lambda current: (bytes(data), current))
-        S.fold(self, rec["job"], run, old, rec, self.update)
+        S.fold(self, rec["job"], run, old, rec, self.update, read_record=lambda: self.read_json(key))
 
     def upload(self, key: str, data: bytes, *, if_absent: bool = False, progress=None) -> int:
         """Put data at key; returns the bytes sent (0 when if_absent and the blob exists already).

@@ -5,31 +5,19 @@ runs as reading every record."""
 
 from __future__ import annotations
 
-import random
-import threading
-import uuid
-
 import pytest
+from blob_writers import blob_store, race
 
 from launcher.jobs import records as R
 from launcher.jobs import runindex, runquery
 from launcher.jobs import summary as S
-from launcher.jobs.status import read_runs, read_runs_indexed
+from launcher.jobs.status import read_runs
 
 pytestmark = pytest.mark.slow
 
 
-def _store(azurite, url=None):
-    from azure.core.credentials import AzureNamedKeyCredential
-
-    from launcher.store.azure_blob import AzureBlobStore
-
-    return AzureBlobStore(url or f"{azurite.account_url}/s{uuid.uuid4().hex[:12]}",
-                          AzureNamedKeyCredential(azurite.account_name, azurite.account_key))
-
-
 def test_concurrent_writers_keep_the_index_equal_to_the_records(azurite):
-    store = _store(azurite)
+    store = blob_store(azurite)
     names = [f"run1.{i}" for i in range(1, 7)]
     record = {"job": "job1", "status": R.COMPLETED, "runs": names, "total_runs": len(names)}
     store.write_json(R.job_key("job1", "job.json"), record)
@@ -38,29 +26,15 @@ def test_concurrent_writers_keep_the_index_equal_to_the_records(azurite):
         store.write_json(R.run_key(name), R.new_run_record(run=name, job="job1", workspace="ws", parent="run1",
                                                            index=i if i < 3 else 60 + i, node="node0",
                                                            hparams={"lr": i / 10}, seed=i))
-    writers = [_store(azurite, store.url) for _ in range(4)]
-    barrier = threading.Barrier(len(writers))
-    errors = []
+    def write(w, rng):
+        name = rng.choice(names)
+        rec = w.read_json(R.run_key(name))
+        state = rng.choice(["running", "completed", "completed", "failed", "cancelled"])
+        rec.update(status=state, iters=rng.randint(0, 10), metrics={"s1-rew": rng.random()},
+                   hpmax=round(rng.uniform(-1, 1), 3) if state == "completed" else None)
+        w.write_json(R.run_key(name), rec)
 
-    def write(w, seed):
-        rng = random.Random(seed)
-        barrier.wait()
-        try:
-            for _ in range(20):
-                name = rng.choice(names)
-                rec = w.read_json(R.run_key(name))
-                state = rng.choice(["running", "completed", "completed", "failed", "cancelled"])
-                rec.update(status=state, iters=rng.randint(0, 10), metrics={"s1-rew": rng.random()},
-                           hpmax=round(rng.uniform(-1, 1), 3) if state == "completed" else None)
-                w.write_json(R.run_key(name), rec)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write, args=(w, n)) for n, w in enumerate(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+    errors = race([blob_store(azurite, store.url) for _ in range(4)], write, rounds=20)
     assert not errors
     assert len(store.list(R.job_key("job1", runindex.PREFIX))) == 2
     entries = runindex.read_entries(store, "job1")
@@ -71,7 +45,7 @@ def test_concurrent_writers_keep_the_index_equal_to_the_records(azurite):
         else:
             assert name not in entries, name
     everything = read_runs(store, "job1")
-    indexed = read_runs_indexed(store, "job1")
+    indexed = read_runs(store, "job1", indexed=True)
     for field in ("hpmax", "s1-rew", "lr", "status"):
         for reverse in (False, True):
             want = [r["run"] for r in runquery.sort_runs(everything, field, reverse=reverse)]

@@ -4,11 +4,8 @@ summary change a compare-and-swap retried when another writer was first (412).""
 
 from __future__ import annotations
 
-import random
-import threading
-import uuid
-
 import pytest
+from blob_writers import blob_store, race
 
 from launcher.jobs import records as R
 from launcher.jobs import summary as S
@@ -16,17 +13,8 @@ from launcher.jobs import summary as S
 pytestmark = pytest.mark.slow
 
 
-def _store(azurite, url=None):
-    from azure.core.credentials import AzureNamedKeyCredential
-
-    from launcher.store.azure_blob import AzureBlobStore
-
-    return AzureBlobStore(url or f"{azurite.account_url}/s{uuid.uuid4().hex[:12]}",
-                          AzureNamedKeyCredential(azurite.account_name, azurite.account_key))
-
-
 def test_concurrent_writers_with_etag_conflicts_keep_the_summary_exact(azurite, monkeypatch):
-    store = _store(azurite)
+    store = blob_store(azurite)
     names = [f"run1.{i}" for i in range(1, 5)]
     record = {"job": "job1", "status": R.QUEUED, "runs": names, "total_runs": 4, "stage_iterations": [10]}
     store.write_json(R.job_key("job1", "job.json"), record)
@@ -48,29 +36,15 @@ def test_concurrent_writers_with_etag_conflicts_keep_the_summary_exact(azurite, 
             raise
 
     monkeypatch.setattr(BlobClient, "upload_blob", upload_and_count)
-    writers = [_store(azurite, store.url) for _ in range(4)]
-    barrier = threading.Barrier(len(writers))
-    errors = []
+    def write(w, rng):
+        name = rng.choice(names)
+        rec = w.read_json(R.run_key(name))
+        state = rng.choice(["running", "completed", "completed", "failed", "queued"])
+        rec.update(status=state, iters=rng.randint(0, 10), stage=1,
+                   hpmax=round(rng.uniform(-1, 1), 3) if state == "completed" else None)
+        w.write_json(R.run_key(name), rec)
 
-    def write(w, seed):
-        rng = random.Random(seed)
-        barrier.wait()
-        try:
-            for _ in range(25):
-                name = rng.choice(names)
-                rec = w.read_json(R.run_key(name))
-                state = rng.choice(["running", "completed", "completed", "failed", "queued"])
-                rec.update(status=state, iters=rng.randint(0, 10), stage=1,
-                           hpmax=round(rng.uniform(-1, 1), 3) if state == "completed" else None)
-                w.write_json(R.run_key(name), rec)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write, args=(w, n)) for n, w in enumerate(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+    errors = race([blob_store(azurite, store.url) for _ in range(4)], write, rounds=25)
     assert not errors
     assert conflicts, "the writers never collided: the test did not exercise the compare-and-swap"
     kept = S.read(store, "job1")
@@ -83,7 +57,7 @@ def test_concurrent_writers_with_etag_conflicts_keep_the_summary_exact(azurite, 
 def test_an_old_job_on_blob_gets_its_summary_computed_once(azurite):
     from launcher.jobs.status import job_summary
 
-    store = _store(azurite)
+    store = blob_store(azurite)
     record = {"job": "job1", "status": R.RUNNING, "runs": ["run1.1", "run1.2"], "total_runs": 2}
     store.write_json(R.job_key("job1", "job.json"), record)
     store.write_json(R.run_key("run1.1"), {"run": "run1.1", "job": "job1", "parent": "run1",
